@@ -1,0 +1,18 @@
+"""gpubp: backpropagation written the way the textbooks write it, on NumPy and CuPy.
+
+    Z[l] = W[l] A[l-1] + b[l]      A[l] = chi[l](Z[l])
+    dZ[l-1] = (W[l]^T dZ[l]) * chi'[l-1](Z[l-1])      dW[l] = dZ[l] A[l-1]^T      db[l] = dZ[l] 1^T
+
+Columns are examples; layers are numbered 1..L. See README.md for a tour.
+"""
+
+from .backend import describe
+from .errors import DataError, DeviceError, GpubpError, NameNotFound, ShapeError
+from .gradcheck import gradcheck
+from .network import Network
+from .train import History, fit
+
+__version__ = "0.1.0"
+
+__all__ = ["Network", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
+           "DataError", "NameNotFound", "DeviceError"]

@@ -1,0 +1,168 @@
+"""Activations chi: name -> object with the forward pass and the derivative taken from the output.
+
+Every activation works on whole ``(n[l], m)`` arrays and writes into buffers it is given:
+
+``forward(Z, A)``                 ``A = chi(Z)``
+``forward_bias(Z, b, A, scratch)`` ``A = chi(Z + b)`` in one pass (Z holds ``W[l] A[l-1]``)
+``backward(A, dA, dZ)``           ``dZ = dA * chi'(Z)``, with chi' written in terms of ``A``
+
+``dA`` and ``dZ`` are different buffers. The elementwise ones call :mod:`gpubp.kernels`.
+"""
+
+from . import kernels
+from .backend import xp_of
+from .errors import unknown_name
+
+
+class Activation:
+    """Base class: one activation function chi and its derivative."""
+
+    name = None
+    #: the interval chi maps into, for checking that a loss can use this output
+    range = (float("-inf"), float("inf"))
+    hidden_ok = True
+
+    def __repr__(self):
+        return self.name
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        """``A = chi(Z + b)``; this default adds then activates (two passes)."""
+        xp_of(Z).add(Z, b, out=A)
+        self.forward(A, A, scratch)
+
+    def derivative(self, A):
+        """``chi'(Z)`` as a new array, from ``A = chi(Z)`` (for explanations and tests)."""
+        xp = xp_of(A)
+        out = xp.empty_like(A)
+        self.backward(A, xp.ones_like(A), out)
+        return out
+
+
+class Identity(Activation):
+    """``chi(z) = z``, ``chi'(z) = 1``."""
+
+    name = "identity"
+
+    def forward(self, Z, A, scratch=None):
+        if A is not Z:
+            xp_of(Z).copyto(A, Z)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        kernels.bias_identity(Z, b, A)
+
+    def backward(self, A, dA, dZ):
+        xp_of(dA).copyto(dZ, dA)
+
+
+class Sigmoid(Activation):
+    """``sigma(z) = 1 / (1 + exp(-z))``, ``sigma'(z) = A (1 - A)``."""
+
+    name = "sigmoid"
+    range = (0.0, 1.0)
+
+    def forward(self, Z, A, scratch=None):
+        kernels.sigmoid(Z, A)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        kernels.bias_sigmoid(Z, b, A)
+
+    def backward(self, A, dA, dZ):
+        kernels.sigmoid_grad(A, dA, dZ)
+
+
+class Tanh(Activation):
+    """``tanh(z)``, ``tanh'(z) = 1 - A^2``."""
+
+    name = "tanh"
+    range = (-1.0, 1.0)
+
+    def forward(self, Z, A, scratch=None):
+        kernels.tanh(Z, A)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        kernels.bias_tanh(Z, b, A)
+
+    def backward(self, A, dA, dZ):
+        kernels.tanh_grad(A, dA, dZ)
+
+
+class ReLU(Activation):
+    """``relu(z) = max(z, 0)``; ``relu'(z) = 1 for z > 0, else 0`` (we take ``relu'(0) = 0``)."""
+
+    name = "relu"
+    range = (0.0, float("inf"))
+
+    def forward(self, Z, A, scratch=None):
+        kernels.relu(Z, A)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        kernels.bias_relu(Z, b, A)
+
+    def backward(self, A, dA, dZ):
+        kernels.relu_grad(A, dA, dZ)
+
+
+class LeakyReLU(Activation):
+    """``z for z > 0, else alpha z``; derivative 1 for z > 0, else alpha (so ``alpha`` at 0).
+
+    ``0 < alpha < 1``: the sign of ``A`` is then the sign of ``Z``, which lets the derivative be
+    read from ``A``.
+    """
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha=0.01):
+        alpha = float(alpha)
+        if not 0 < alpha < 1:
+            raise ValueError(f"leaky_relu needs 0 < alpha < 1; got alpha={alpha}")
+        self.alpha = alpha
+
+    def __repr__(self):
+        return f"leaky_relu(alpha={self.alpha})"
+
+    def forward(self, Z, A, scratch=None):
+        kernels.leaky_relu(Z, self.alpha, A, scratch=scratch)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        kernels.bias_leaky_relu(Z, b, self.alpha, A, scratch=scratch)
+
+    def backward(self, A, dA, dZ):
+        kernels.leaky_relu_grad(A, dA, self.alpha, dZ)
+
+
+class Softmax(Activation):
+    """Column-wise ``softmax(z)_i = exp(z_i) / sum_k exp(z_k)``, for the output layer only.
+
+    Its Jacobian is not diagonal: ``dZ = A * (dA - sum_i(dA * A))`` per column. Paired with
+    ``cross_entropy`` the fused delta ``dZ = (A - Y) / m`` is used instead.
+    """
+
+    name = "softmax"
+    range = (0.0, 1.0)
+    hidden_ok = False
+
+    def forward(self, Z, A, scratch=None):
+        xp = xp_of(Z)
+        # subtracting the column maximum keeps exp from overflowing; it does not change the result
+        xp.subtract(Z, Z.max(axis=0, keepdims=True), out=A)  # (1, m) temporaries only
+        xp.exp(A, out=A)
+        A /= A.sum(axis=0, keepdims=True)
+
+    def backward(self, A, dA, dZ):
+        xp = xp_of(A)
+        xp.multiply(dA, A, out=dZ)
+        s = dZ.sum(axis=0, keepdims=True)  # (1, m)
+        xp.subtract(dA, s, out=dZ)
+        dZ *= A
+
+
+ACTIVATIONS = {c.name: c for c in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax)}
+
+
+def get(name_or_activation):
+    """An :class:`Activation` from its name (or the object itself)."""
+    if isinstance(name_or_activation, Activation):
+        return name_or_activation
+    if isinstance(name_or_activation, str) and name_or_activation in ACTIVATIONS:
+        return ACTIVATIONS[name_or_activation]()
+    raise unknown_name("activation", name_or_activation, ACTIVATIONS)

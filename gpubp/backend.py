@@ -1,0 +1,157 @@
+"""The array-module shim: the ONLY module of gpubp that imports CuPy.
+
+Everything above this module writes its math once, against ``xp`` (NumPy or CuPy), and
+derives ``xp`` from the arrays it is given (:func:`xp_of`), never from a global.
+
+Which module a new network uses is chosen by :func:`resolve`:
+
+``device="cpu"``   NumPy, always.
+``device="gpu"``   CuPy on the current CUDA device; a :class:`~gpubp.errors.DeviceError` that
+                   says why (CuPy missing, no driver, no device, no kernel compiler) if none is usable.
+``device="auto"``  the GPU when CuPy is installed and a CUDA device answers, else NumPy. A machine
+                   without CuPy gets NumPy silently; a machine with CuPy but no usable GPU gets
+                   NumPy and one line of warning that says why.
+``device=None``    the environment variable ``GPUBP_DEVICE`` (one of the above), default ``auto``.
+"""
+
+import functools
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .errors import DeviceError, unknown_name
+
+DEVICES = ("auto", "cpu", "gpu")
+ENV_VAR = "GPUBP_DEVICE"
+
+
+@functools.lru_cache(maxsize=None)
+def cupy_status():
+    """Probe CuPy once per process.
+
+    Returns ``(cupy_module_or_None, reason)``; ``reason`` is ``None`` when the GPU is usable,
+    ``"not installed"`` when CuPy cannot be imported, else a sentence saying what failed.
+    """
+    try:
+        import cupy
+    except ImportError:
+        return None, "not installed"
+    except Exception as e:  # a broken install raises more than ImportError
+        return None, f"CuPy is installed but failed to import: {type(e).__name__}: {e}"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:
+        return None, f"CuPy is installed but no CUDA driver answered ({type(e).__name__}: {e})"
+    if n < 1:
+        return None, "CuPy is installed but no CUDA device was found"
+    try:
+        # A GPU we cannot compile a kernel for is no use to us: NVRTC and the runtime headers
+        # must be present (cupy-cuda1Nx[ctk] or a CUDA -devel image brings them).
+        cupy.ElementwiseKernel("T x", "T y", "y = x + 1", "gpubp_probe")(cupy.arange(2.0))
+        cupy.cuda.runtime.deviceSynchronize()
+    except Exception as e:
+        return None, (f"CuPy sees {n} CUDA device(s) but cannot compile a kernel "
+                      f"({type(e).__name__}: {e}); install cupy-cuda1Nx[ctk] or use a -devel CUDA image")
+    return cupy, None
+
+
+def resolve(device=None):
+    """Turn a device request into ``"cpu"`` or ``"gpu"`` (see the module docstring)."""
+    if device is None:
+        device = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+        source = f"environment variable {ENV_VAR}"
+    else:
+        source = "device"
+    if device not in DEVICES:
+        raise unknown_name(f"{source} value", device, DEVICES)
+    if device == "cpu":
+        return "cpu"
+    cupy, reason = cupy_status()
+    if cupy is not None:
+        return "gpu"
+    if device == "gpu":
+        if reason == "not installed":
+            reason = ("CuPy is not installed; install gpubp with the extra that matches your CUDA "
+                      "driver: pip install 'gpubp[cuda12]' or 'gpubp[cuda13]'")
+        raise DeviceError(f"device='gpu' was asked for but no GPU is usable: {reason}")
+    if reason != "not installed":
+        _warn_fallback(reason)
+    return "cpu"
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_fallback(reason):
+    # lru_cache: one line per process, not one per network
+    warnings.warn(f"gpubp: no usable GPU, running on the CPU with NumPy: {reason}",
+                  RuntimeWarning, stacklevel=4)
+
+
+def xp_for(device=None):
+    """The array module (``numpy`` or ``cupy``) for a device request."""
+    return cupy_status()[0] if resolve(device) == "gpu" else np
+
+
+def xp_of(*arrays):
+    """The array module that holds ``arrays`` (NumPy unless one is a CuPy array)."""
+    cupy = sys.modules.get("cupy")  # no import: if CuPy was never imported, nothing is a CuPy array
+    if cupy is not None and any(isinstance(a, cupy.ndarray) for a in arrays):
+        return cupy
+    return np
+
+
+def is_gpu(xp):
+    return xp is not np
+
+
+def to_device(a, xp, dtype=None):
+    """``a`` as an array of module ``xp`` (one host-to-device copy if it lives elsewhere)."""
+    if xp is np:
+        return np.asarray(to_host(a), dtype=dtype)
+    return xp.asarray(a, dtype=dtype)
+
+
+def to_host(a):
+    """``a`` as a NumPy array (one device-to-host copy, which synchronizes, for a CuPy array)."""
+    if xp_of(a) is np:
+        return np.asarray(a)
+    return a.get()
+
+
+def synchronize(xp):
+    """Wait for the device to finish its queued work (a no-op on NumPy)."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
+
+
+@functools.lru_cache(maxsize=None)
+def elementwise_kernel(in_params, out_params, operation, name):
+    """A ``cupy.ElementwiseKernel`` built once per source (CuPy compiles it on first call)."""
+    cupy, reason = cupy_status()
+    if cupy is None:
+        raise DeviceError(f"kernel {name} needs a usable GPU: {reason}")
+    return cupy.ElementwiseKernel(in_params, out_params, operation, name)
+
+
+def describe():
+    """A few lines on what gpubp would run on here (for ``gpubp info`` and bug reports)."""
+    lines = [f"python {sys.version.split()[0]}, numpy {np.__version__}",
+             f"{ENV_VAR}={os.environ.get(ENV_VAR, '(unset: auto)')}"]
+    cupy, reason = cupy_status()
+    if cupy is None:
+        lines.append(f"GPU: none usable ({reason})")
+    else:
+        dev = cupy.cuda.Device()
+        props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        free, total = dev.mem_info
+        lines.append(f"GPU {dev.id}: {name}, {total / 2**30:.1f} GiB ({free / 2**30:.1f} free), "
+                     f"compute capability {dev.compute_capability}")
+        lines.append(f"cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
+                     f"driver {cupy.cuda.runtime.driverGetVersion()}")
+    try:
+        lines.append(f"default device: {resolve(None)}")
+    except Exception as e:  # describe() must not fail on a bad GPUBP_DEVICE
+        lines.append(f"default device: error: {e}")
+    return "\n".join(lines)

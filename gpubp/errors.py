@@ -1,0 +1,32 @@
+"""The errors gpubp raises. Each message names what was wrong and what was expected."""
+
+
+class GpubpError(Exception):
+    """Base class of every error gpubp raises on purpose."""
+
+
+class ShapeError(GpubpError, ValueError):
+    """Two matrices of an equation do not line up.
+
+    The message names the equation, the layer and both shapes, e.g.
+    ``Z[2] = W[2] A[1] + b[2]: W[2] is (3, 3) but A[1] is (2, 5); inner sizes 3 != 2``.
+    """
+
+
+class DataError(GpubpError, ValueError):
+    """Input data that no equation can use: NaN or Inf, labels out of range, no examples."""
+
+
+class NameNotFound(GpubpError, ValueError):
+    """An unknown activation, loss, optimizer or device name; the message lists the valid ones."""
+
+
+class DeviceError(GpubpError, RuntimeError):
+    """A GPU was asked for but none is usable; the message says why."""
+
+
+def unknown_name(kind, name, valid):
+    """The error for a name that is not in a table: says what was given and lists what exists."""
+    return NameNotFound(
+        f"unknown {kind} {name!r}; valid {kind}s are: {', '.join(sorted(valid))}"
+    )

@@ -1,0 +1,108 @@
+"""Finite differences in float64 against backward(): does backprop compute the gradient?
+
+For each checked entry ``theta`` of each parameter, the numerical derivative is the central
+difference of fourth order
+
+    (f(theta - 2h) - 8 f(theta - h) + 8 f(theta + h) - f(theta + 2h)) / (12 h)
+
+whose error is O(h^4) (the two-point central difference is O(h^2)), so that with h = 1e-4 in
+float64 it agrees with an exact gradient to about 1e-11 relative: tight enough to test backprop
+to 1e-7.
+
+The error of a parameter is ``max_i |num_i - bp_i| / max_i max(|num_i|, |bp_i|)``: the worst entry,
+relative to the largest entry of that gradient. (An entry-by-entry ratio would blow up on entries
+that are zero up to rounding.) Entries whose perturbation moves a relu or leaky_relu unit across
+its kink at 0, where the derivative jumps, are skipped and counted.
+"""
+
+import numpy as np
+
+from . import backend
+
+
+class GradcheckReport:
+    """``report["W[1]"]``: max relative error of dW[1]; ``report.max_error``; ``report.ok(tol)``."""
+
+    def __init__(self, errors, checked, kinks, h):
+        self.errors = errors      # name -> max relative error
+        self.checked = checked    # name -> entries compared
+        self.kinks = kinks        # name -> entries skipped at a kink
+        self.h = h
+
+    def __getitem__(self, name):
+        return self.errors[name]
+
+    @property
+    def max_error(self):
+        return max(self.errors.values()) if self.errors else 0.0
+
+    def ok(self, tol=1e-7):
+        return self.max_error <= tol
+
+    def __str__(self):
+        lines = [f"{'parameter':<10} {'checked':>8} {'kinks':>6} {'max rel. error':>15}"]
+        for name, err in self.errors.items():
+            lines.append(f"{name:<10} {self.checked[name]:>8} {self.kinks[name]:>6} {err:>15.3e}")
+        lines.append(f"worst: {self.max_error:.3e} (h = {self.h:g}, float64)")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
+    """Compare ``net``'s backprop gradients with finite differences, in a float64 copy of ``net``.
+
+    Parameters
+    ----------
+    net : Network
+        Not modified: the check runs on ``net.copy(dtype="float64")`` on the same device.
+    X, Y : arrays ``(n[0], m)`` and ``(n[L], m)``
+    h : float
+        The finite-difference step.
+    max_entries : int, optional
+        Check at most this many entries of each parameter, chosen at random (``seed``);
+        all of them by default.
+    """
+    net64 = net.copy(dtype="float64")
+    X = net64.check_X(X)
+    Y = net64.check_Y(Y, X.shape[1])
+    _, grads = net64.gradients(X, Y)
+    kinked = [l for l in range(1, net64.L + 1)
+              if net64.activations[l].name in ("relu", "leaky_relu")]
+    ws = net64._workspace(X.shape[1])
+
+    def evaluate():
+        net64._forward(ws, X)
+        cost = float(net64._cost(ws, Y))
+        return cost, [ws.A[l] > 0 for l in kinked]
+
+    _, base_masks = evaluate()
+    rng = np.random.default_rng(seed)
+    errors, checked, kinks = {}, {}, {}
+    params = [(f"{s}[{l}]", getattr(net64, s)[l], getattr(grads, s)[l])
+              for l in range(1, net64.L + 1) for s in ("W", "b")]
+    for name, p, g in params:
+        bp = backend.to_host(g).ravel()
+        flat = p.reshape(-1)  # a view: writing it perturbs the live parameter
+        n = flat.shape[0]
+        idx = np.arange(n) if max_entries is None or max_entries >= n else \
+            rng.choice(n, size=max_entries, replace=False)
+        num, kept, skipped = [], [], 0
+        for i in idx:
+            orig = float(flat[i])
+            f, moved = {}, False
+            for k in (-2, -1, 1, 2):
+                flat[i] = orig + k * h
+                f[k], masks = evaluate()
+                moved = moved or any(bool((a != b).any()) for a, b in zip(masks, base_masks))
+            flat[i] = orig
+            if moved:
+                skipped += 1
+                continue
+            num.append((f[-2] - 8 * f[-1] + 8 * f[1] - f[2]) / (12 * h))
+            kept.append(i)
+        num, bpk = np.asarray(num), bp[np.asarray(kept, dtype=int)]
+        scale = max(np.abs(num).max(initial=0.0), np.abs(bpk).max(initial=0.0))
+        errors[name] = float(np.abs(num - bpk).max(initial=0.0) / scale) if scale > 0 else 0.0
+        checked[name], kinks[name] = len(kept), skipped
+    return GradcheckReport(errors, checked, kinks, h)

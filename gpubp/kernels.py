@@ -1,0 +1,217 @@
+"""Fused elementwise kernels: each a CuPy ``ElementwiseKernel`` declared once, beside its NumPy twin.
+
+A kernel is called with its inputs, then its outputs (always given: they are workspace
+buffers), e.g. ``sigmoid_grad(A, dA, dZ)``. On CuPy arrays the CUDA source below runs (compiled
+by CuPy on first use, generic over float32/float64 through ``T``); on NumPy arrays the twin runs,
+which means the same thing and writes through ``out=`` so that it makes no temporary array. The
+modules above call kernels by name and never ask which backend they are on.
+
+Derivatives are taken from the forward output ``A`` wherever the activation allows (sigmoid:
+``A (1 - A)``, tanh: ``1 - A^2``, relu and leaky_relu: the sign of ``A``), so the backward pass
+needs no stored ``Z`` for hidden layers.
+
+Each kernel's source is plain C++ over scalars; ``tests/test_kernels.py`` compiles the same
+strings with the host C++ compiler and checks them against the twins on every machine, and the
+``gpu`` tests check the device against the twins.
+"""
+
+import numpy as np
+
+from . import backend
+
+
+class Kernel:
+    """One elementwise operation: its CUDA source and its NumPy twin.
+
+    ``in_params`` / ``out_params`` / ``operation`` are exactly what ``cupy.ElementwiseKernel``
+    takes. ``twin(*inputs, *outputs, scratch=None)`` computes the same numbers with NumPy;
+    ``scratch`` is an optional buffer shaped like the outputs for twins that cannot avoid one
+    temporary (the optimizers), so that a training step allocates nothing.
+    """
+
+    def __init__(self, name, in_params, out_params, operation, twin):
+        self.name = name
+        self.in_params = in_params
+        self.out_params = out_params
+        self.operation = operation
+        self.twin = twin
+
+    @property
+    def params(self):
+        """``[(name, is_output), ...]`` in call order."""
+        ins = [(p.split()[-1], False) for p in self.in_params.split(",")]
+        outs = [(p.split()[-1], True) for p in self.out_params.split(",")]
+        return ins + outs
+
+    def __call__(self, *args, scratch=None):
+        arrays = [a for a in args if hasattr(a, "dtype") and getattr(a, "ndim", 0) > 0]
+        dtype = arrays[0].dtype
+        # Scalars take the arrays' dtype: T is one type for the whole kernel, never an upcast.
+        args = [a if hasattr(a, "ndim") and a.ndim > 0 else dtype.type(a) for a in args]
+        xp = backend.xp_of(*arrays)
+        if xp is np:
+            self.twin(*args, scratch=scratch)
+        else:
+            backend.elementwise_kernel(self.in_params, self.out_params, self.operation,
+                                       self.name)(*args)
+
+    def __repr__(self):
+        return f"<kernel {self.name}: ({self.in_params}) -> ({self.out_params}): {self.operation}>"
+
+
+KERNELS = {}
+
+
+def _declare(name, in_params, out_params, operation):
+    """Decorator: the function below is the NumPy twin of this CUDA source."""
+    def wrap(twin):
+        k = Kernel(name, in_params, out_params, operation, twin)
+        KERNELS[name] = k
+        return k
+    return wrap
+
+
+# ---- activations, forward: A = chi(Z) ------------------------------------------------------
+# sigmoid as 1 / (1 + exp(-z)) is accurate to a few ulps everywhere: for z << 0, exp(-z) is large
+# and its reciprocal keeps full relative precision; exp(-z) overflowing to inf gives exactly 0,
+# the right limit (IEEE arithmetic, no trap on the GPU; NumPy's overflow warning is silenced).
+
+def _np_sigmoid(z, a):
+    with np.errstate(over="ignore"):
+        np.negative(z, out=a)
+        np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
+
+
+@_declare("gpubp_sigmoid", "T z", "T a", "a = 1 / (1 + exp(-z))")
+def sigmoid(z, a, scratch=None):
+    _np_sigmoid(z, a)
+
+
+@_declare("gpubp_tanh", "T z", "T a", "a = tanh(z)")
+def tanh(z, a, scratch=None):
+    np.tanh(z, out=a)
+
+
+@_declare("gpubp_relu", "T z", "T a", "a = z > 0 ? z : (T)0")
+def relu(z, a, scratch=None):
+    np.maximum(z, 0, out=a)
+
+
+@_declare("gpubp_leaky_relu", "T z, T alpha", "T a", "a = z > 0 ? z : alpha * z")
+def leaky_relu(z, alpha, a, scratch=None):
+    # alpha in (0, 1): leaky_relu(z) = max(z, alpha z); alpha z needs a second buffer
+    s = np.multiply(z, alpha, out=scratch)
+    np.maximum(z, s, out=a)
+
+
+# ---- bias add fused with the activation: A = chi(Z + b), b broadcast over the m columns -----
+
+@_declare("gpubp_bias_identity", "T z, T b", "T a", "a = z + b")
+def bias_identity(z, b, a, scratch=None):
+    np.add(z, b, out=a)
+
+
+@_declare("gpubp_bias_sigmoid", "T z, T b", "T a", "a = 1 / (1 + exp(-(z + b)))")
+def bias_sigmoid(z, b, a, scratch=None):
+    np.add(z, b, out=a)
+    _np_sigmoid(a, a)
+
+
+@_declare("gpubp_bias_tanh", "T z, T b", "T a", "a = tanh(z + b)")
+def bias_tanh(z, b, a, scratch=None):
+    np.add(z, b, out=a)
+    np.tanh(a, out=a)
+
+
+@_declare("gpubp_bias_relu", "T z, T b", "T a", "T t = z + b; a = t > 0 ? t : (T)0")
+def bias_relu(z, b, a, scratch=None):
+    np.add(z, b, out=a)
+    np.maximum(a, 0, out=a)
+
+
+@_declare("gpubp_bias_leaky_relu", "T z, T b, T alpha", "T a",
+          "T t = z + b; a = t > 0 ? t : alpha * t")
+def bias_leaky_relu(z, b, alpha, a, scratch=None):
+    np.add(z, b, out=a)
+    s = np.multiply(a, alpha, out=scratch)
+    np.maximum(a, s, out=a)
+
+
+# ---- derivatives from the output: dZ = dA * chi'(Z), with chi' written in terms of A ---------
+# In the backward pass dA[l] = W[l+1]^T dZ[l+1] comes from a matrix product; these kernels are the
+# "* chi'(Z[l])" of dZ[l] = (W[l+1]^T dZ[l+1]) * chi'(Z[l]), one pass over the arrays.
+
+@_declare("gpubp_sigmoid_grad", "T a, T gA", "T gZ", "gZ = gA * a * (1 - a)")
+def sigmoid_grad(a, gA, gZ, scratch=None):
+    np.subtract(1, a, out=gZ)
+    gZ *= a
+    gZ *= gA
+
+
+@_declare("gpubp_tanh_grad", "T a, T gA", "T gZ", "gZ = gA * (1 - a * a)")
+def tanh_grad(a, gA, gZ, scratch=None):
+    np.multiply(a, a, out=gZ)
+    np.subtract(1, gZ, out=gZ)
+    gZ *= gA
+
+
+# The masks below are built without a boolean array: heaviside(A, 0) is 1 where A > 0 and 0
+# elsewhere, and max(that, alpha) is 1 or alpha. relu'(0) = 0 and leaky_relu'(0) = alpha: A = 0
+# exactly where Z <= 0 (A <= 0 for leaky_relu), so the sign of A is the sign of Z.
+
+@_declare("gpubp_relu_grad", "T a, T gA", "T gZ", "gZ = a > 0 ? gA : (T)0")
+def relu_grad(a, gA, gZ, scratch=None):
+    np.heaviside(a, 0, out=gZ)
+    gZ *= gA
+
+
+@_declare("gpubp_leaky_relu_grad", "T a, T gA, T alpha", "T gZ", "gZ = a > 0 ? gA : alpha * gA")
+def leaky_relu_grad(a, gA, alpha, gZ, scratch=None):
+    np.heaviside(a, 0, out=gZ)
+    np.maximum(gZ, alpha, out=gZ)
+    gZ *= gA
+
+
+# ---- the fused output delta of the canonical pairs: dZ[L] = c (A[L] - Y), c = loss constant / m
+
+@_declare("gpubp_output_delta", "T a, T y, T c", "T dz", "dz = c * (a - y)")
+def output_delta(a, y, c, dz, scratch=None):
+    np.subtract(a, y, out=dz)
+    dz *= c
+
+
+# ---- optimizer updates, in place on the parameter (and its state) --------------------------
+
+@_declare("gpubp_sgd", "T g, T lr", "T w", "w -= lr * g")
+def sgd(g, lr, w, scratch=None):
+    s = np.multiply(g, lr, out=scratch)
+    w -= s
+
+
+@_declare("gpubp_momentum", "T g, T lr, T mu", "T w, T v", "v = mu * v - lr * g; w += v")
+def momentum(g, lr, mu, w, v, scratch=None):
+    v *= mu
+    s = np.multiply(g, lr, out=scratch)
+    v -= s
+    w += v
+
+
+# Adam with the bias corrections folded into the step size and epsilon (exactly equal to
+# w -= lr * mhat / (sqrt(vhat) + eps)): lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), eps_t = eps sqrt(1 - b2^t).
+@_declare("gpubp_adam", "T g, T b1, T b2, T lr_t, T eps_t", "T w, T m, T v",
+          "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g * g; w -= lr_t * m / (sqrt(v) + eps_t)")
+def adam(g, b1, b2, lr_t, eps_t, w, m, v, scratch=None):
+    m *= b1
+    s = np.multiply(g, 1 - b1, out=scratch)
+    m += s
+    v *= b2
+    np.multiply(g, g, out=s)
+    s *= 1 - b2
+    v += s
+    np.sqrt(v, out=s)
+    s += eps_t
+    np.divide(m, s, out=s)
+    s *= lr_t
+    w -= s
