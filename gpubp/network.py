@@ -81,9 +81,9 @@ class LayerList:
         target = self._arrays[l]
         value = backend.to_device(value, self._xp)
         if value.shape != target.shape:
-            rows, cols = ("n[l]", "n[l-1]") if self._symbol == "W" else ("n[l]", "1")
-            raise ShapeError(f"{self._symbol}[{l}] must be ({rows.replace('l', str(l))}, "
-                             f"{cols.replace('l', str(l))}) = {target.shape}; got {value.shape}")
+            cols = f"n[{l - 1}]" if self._symbol == "W" else "1"
+            raise ShapeError(f"{self._symbol}[{l}] must be (n[{l}], {cols}) = {target.shape}; "
+                             f"got {value.shape}")
         target[...] = value.astype(self._dtype, copy=False)
 
     def __len__(self):

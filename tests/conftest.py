@@ -1,0 +1,49 @@
+"""Shared fixtures: one test body runs on NumPy and, where a CUDA device answers, on CuPy."""
+
+import numpy as np
+import pytest
+
+from gpubp import backend
+
+
+def gpu_usable():
+    return backend.cupy_status()[0] is not None
+
+
+requires_gpu = pytest.mark.skipif(not gpu_usable(), reason="no usable CUDA device (CuPy + GPU)")
+
+
+@pytest.fixture(params=["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, requires_gpu])])
+def device(request):
+    """Each test that takes ``device`` runs once per backend."""
+    return request.param
+
+
+@pytest.fixture
+def xp(device):
+    return backend.xp_for(device)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def random_targets(rng, loss, n, m):
+    """Targets Y (n, m) valid for ``loss``: probabilities for bce, distributions for cross_entropy."""
+    if loss == "cross_entropy":
+        Y = rng.uniform(0.05, 1, (n, m))
+        return Y / Y.sum(axis=0, keepdims=True)
+    if loss == "bce":
+        return rng.uniform(0, 1, (n, m))
+    return rng.normal(0, 1, (n, m))
+
+
+# Every (output activation, loss) pair that is defined: logs need outputs in (0, 1).
+OUTPUT_LOSS_PAIRS = [
+    (out, loss)
+    for loss in ("mse", "half_sse", "bce", "cross_entropy")
+    for out in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+    if loss in ("mse", "half_sse") or out in ("sigmoid", "softmax")
+]
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
