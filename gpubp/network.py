@@ -118,6 +118,9 @@ class Workspace:
     inside the fused kernel ``A[l] = chi(W[l] A[l-1] + b[l])``, so ``Z[l]`` holds ``W[l] A[l-1]``
     (no derivative needs Z: all are read from A). The backward pass reuses ``Z[l]`` to hold
     ``dA[l] = W[l+1]^T dZ[l+1]``. ``X`` and ``Y`` are batch buffers for the training loop.
+
+``db[l] = dZ[l] 1^T`` is a matrix product with the column of ones, as the notes write it
+(eq. 20): on CuPy a reduction with ``out=`` allocates scratch, a product does not.
     """
 
     def __init__(self, xp, sizes, m, dtype):
@@ -125,6 +128,7 @@ class Workspace:
         self.Z = [None] + [xp.empty((n, m), dtype) for n in sizes[1:]]   # (n[l], m)
         self.A = [None] + [xp.empty((n, m), dtype) for n in sizes[1:]]   # (n[l], m); A[0] is X
         self.dZ = [None] + [xp.empty((n, m), dtype) for n in sizes[1:]]  # (n[l], m)
+        self.ones = xp.ones((m, 1), dtype)                               # (m, 1): 1^T of eq. (20)
         self.X = xp.empty((sizes[0], m), dtype)                          # (n[0], m)
         self.Y = xp.empty((sizes[-1], m), dtype)                         # (n[L], m)
 
@@ -338,7 +342,7 @@ class Network:
         for l in range(L, 0, -1):
             A_prev = X if l == 1 else A[l - 1]
             xp.matmul(dZ[l], A_prev.T, out=self._dW[l])           # dW[l] = dZ[l] A[l-1]^T
-            xp.sum(dZ[l], axis=1, keepdims=True, out=self._db[l])  # db[l] = dZ[l] 1^T
+            xp.matmul(dZ[l], ws.ones, out=self._db[l])            # db[l] = dZ[l] 1^T
             if l > 1:
                 xp.matmul(self._W[l].T, dZ[l], out=Z[l - 1])      # dA[l-1] = W[l]^T dZ[l]
                 self.activations[l - 1].backward(A[l - 1], Z[l - 1], dZ[l - 1])  # * chi'(Z[l-1])

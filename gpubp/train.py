@@ -84,7 +84,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
             xp.take(X, idx, axis=1, out=ws.X)  # (n[0], mb)
             xp.take(Y, idx, axis=1, out=ws.Y)  # (n[L], mb)
             total += net.train_step(ws.X, ws.Y, opt, cost=True) * idx.shape[0]
-        history["cost"].append(float(total) / M)  # the one device-to-host transfer of the epoch
+        history["cost"].append(float(backend.to_host(total)) / M)  # the epoch's one transfer
         line = f"epoch {epoch + 1}/{epochs}  cost {history['cost'][-1]:.6g}"
         if validation_data is not None:
             history["val_cost"].append(_cost_in_chunks(net, Xv, Yv, batch_size))

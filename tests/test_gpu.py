@@ -1,0 +1,149 @@
+"""The device computes what the host computes: whole networks on CuPy against NumPy (``gpu``).
+
+Skipped cleanly where no CUDA device answers; run with ``pytest -m gpu`` on a GPU machine.
+"""
+
+import numpy as np
+import pytest
+
+import gpubp
+from gpubp import backend, optim
+from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, random_targets, requires_gpu
+
+pytestmark = [pytest.mark.gpu, requires_gpu]
+
+SIZES = [7, 16, 9, 3]
+
+
+def _pair(act, out, loss, dtype, seed=0):
+    host = gpubp.Network(SIZES, activation=act, output=out, loss=loss, dtype=dtype, device="cpu", seed=seed)
+    return host, host.copy(device="gpu")
+
+
+def _data(loss, m=37, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 1.5, (SIZES[0], m)), random_targets(rng, loss, SIZES[-1], m)
+
+
+def _rel(a, b):
+    a, b = backend.to_host(a), backend.to_host(b)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+@pytest.mark.parametrize("out, loss", OUTPUT_LOSS_PAIRS)
+@pytest.mark.parametrize("act", HIDDEN)
+def test_forward_and_gradients_float64(act, out, loss):
+    host, dev = _pair(act, out, loss, "float64")
+    X, Y = _data(loss)
+    assert dev.xp is not np and backend.xp_of(dev.W[1]) is not np
+    assert _rel(dev.forward(X), host.forward(X)) < 1e-12
+    c_h, g_h = host.gradients(X, Y)
+    c_d, g_d = dev.gradients(X, Y)
+    assert abs(c_d - c_h) <= 1e-12 * abs(c_h)
+    for l in range(1, host.L + 1):
+        assert _rel(g_d.W[l], g_h.W[l]) < 1e-12 and _rel(g_d.b[l], g_h.b[l]) < 1e-12
+
+
+@pytest.mark.parametrize("out, loss", OUTPUT_LOSS_PAIRS)
+@pytest.mark.parametrize("act", HIDDEN)
+@pytest.mark.parametrize("dtype, one_step, fifty_steps", [("float64", 1e-12, 1e-10),
+                                                          ("float32", 1e-5, 1e-3)])
+def test_training_steps(act, out, loss, dtype, one_step, fifty_steps):
+    """One and 50 Adam steps on the device against the host.
+
+    Bound for 50 steps: each step's relative difference (float64 ~1e-15, float32 ~1e-7, from
+    FMA contraction and the GPU's exp/tanh) is carried and amplified by later steps; Adam's
+    normalized step keeps the amplification modest: measured worst cases are recorded in
+    benchmarks/results/, and the bounds leave a factor of ten above them.
+    """
+    host, dev = _pair(act, out, loss, dtype)
+    X, Y = _data(loss, m=64)
+    Xh, Yh = host.check_X(X), host.check_Y(Y, 64)
+    Xd, Yd = dev.check_X(X), dev.check_Y(Y, 64)
+    oh, od = optim.Adam(1e-2), optim.Adam(1e-2)
+    for step in range(1, 51):
+        host.train_step(Xh, Yh, oh)
+        dev.train_step(Xd, Yd, od)
+        if step in (1, 50):
+            bound = one_step if step == 1 else fifty_steps
+            for ph, pd in zip(host.parameters(), dev.parameters()):
+                assert _rel(pd, ph) < bound, f"step {step}: {_rel(pd, ph):.2e}"
+
+
+def test_training_step_allocates_nothing_on_device():
+    import cupy
+
+    class Count(cupy.cuda.MemoryHook):
+        name = "count"
+
+        def __init__(self):
+            self.n = 0
+
+        def malloc_preprocess(self, **kw):
+            self.n += 1
+
+    _, dev = _pair("relu", "softmax", "cross_entropy", "float32")
+    X, Y = _data("cross_entropy", m=512)
+    X, Y = dev.check_X(X), dev.check_Y(Y, 512)
+    opt = optim.Adam(1e-3)
+    for _ in range(3):
+        dev.train_step(X, Y, opt)
+    cupy.cuda.runtime.deviceSynchronize()
+    pool = cupy.get_default_memory_pool()
+    used = pool.used_bytes()
+    hook = Count()
+    with hook:
+        for _ in range(10):
+            dev.train_step(X, Y, opt)
+    cupy.cuda.runtime.deviceSynchronize()
+    assert pool.used_bytes() == used
+    # softmax's two (1, m) column reductions (max and sum) are the only allocations, from the pool
+    assert hook.n <= 10 * 2, f"{hook.n} pool allocations in 10 steps"
+
+
+def test_sigmoid_network_step_makes_no_pool_allocation():
+    import cupy
+
+    class Count(cupy.cuda.MemoryHook):
+        name = "count"
+        n = 0
+
+        def malloc_preprocess(self, **kw):
+            Count.n += 1
+
+    _, dev = _pair("tanh", "sigmoid", "bce", "float32")
+    X, Y = _data("bce", m=512)
+    X, Y = dev.check_X(X), dev.check_Y(Y, 512)
+    opt = optim.Adam(1e-3)
+    for _ in range(3):
+        dev.train_step(X, Y, opt)
+    with Count():
+        for _ in range(10):
+            dev.train_step(X, Y, opt)
+    assert Count.n == 0
+
+
+def test_cost_crosses_to_host_once_per_epoch(monkeypatch):
+    host, dev = _pair("tanh", "sigmoid", "bce", "float32")
+    X, Y = _data("bce", m=100)
+    calls = []
+    real = backend.to_host
+    monkeypatch.setattr(gpubp.train.backend, "to_host", lambda a: calls.append(a) or real(a))
+    dev.fit(X, Y, epochs=3, batch_size=10)  # 10 steps an epoch
+    assert len(calls) == 3
+
+
+def test_fit_on_device_matches_host():
+    host, dev = _pair("relu", "sigmoid", "bce", "float64", seed=4)
+    X, Y = _data("bce", m=90)
+    h1 = host.fit(X, Y, epochs=5, batch_size=16, optimizer="momentum", lr=0.05)
+    h2 = dev.fit(X, Y, epochs=5, batch_size=16, optimizer="momentum", lr=0.05)
+    np.testing.assert_allclose(h2["cost"], h1["cost"], rtol=1e-10)
+    for ph, pd in zip(host.parameters(), dev.parameters()):
+        assert _rel(pd, ph) < 1e-10
+
+
+def test_gradcheck_on_device():
+    _, dev = _pair("tanh", "softmax", "cross_entropy", "float32")
+    X, Y = _data("cross_entropy", m=5)
+    assert gpubp.gradcheck(dev, X, Y).max_error < 1e-7
