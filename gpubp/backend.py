@@ -107,8 +107,8 @@ def is_gpu(xp):
 
 def to_device(a, xp, dtype=None):
     """``a`` as an array of module ``xp`` (one host-to-device copy if it lives elsewhere)."""
-    if xp is np:
-        return np.asarray(to_host(a), dtype=dtype)
+    if xp is np and xp_of(a) is not np:
+        a = a.get()
     return xp.asarray(a, dtype=dtype)
 
 

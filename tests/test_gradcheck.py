@@ -1,0 +1,55 @@
+"""gradcheck: it passes on correct backprop, and it catches wrong backprop."""
+
+import numpy as np
+import pytest
+
+import gpubp
+from gpubp import activations, losses
+
+
+def _data(rng, n0=3, nL=2, m=4):
+    return rng.normal(size=(n0, m)), rng.uniform(size=(nL, m))
+
+
+def test_catches_a_wrong_derivative(monkeypatch, rng):
+    net = gpubp.Network([3, 4, 2], activation="sigmoid", seed=0, device="cpu")
+    X, Y = _data(rng)
+    assert gpubp.gradcheck(net, X, Y).ok()
+    # plant the learner's classic slip: sigma'(z) written as A instead of A (1 - A)
+    monkeypatch.setattr(activations.Sigmoid, "backward",
+                        lambda self, A, dA, dZ: np.multiply(dA, A, out=dZ))
+    report = gpubp.gradcheck(net, X, Y)
+    assert report["W[1]"] > 1e-2 and not report.ok()
+    assert report["W[2]"] < 1e-7  # the output layer's delta is fused: only layer 1 is wrong
+
+
+def test_catches_a_missing_one_over_m(monkeypatch, rng):
+    net = gpubp.Network([3, 4, 2], activation="tanh", output="identity", loss="half_sse",
+                        seed=0, device="cpu")
+    X, Y = _data(rng)
+    real = losses.Loss.output_delta
+    monkeypatch.setattr(losses.HalfSSE, "output_delta",
+                        lambda self, out, A, Y_, m, dZ: real(self, out, A, Y_, 1, dZ))
+    assert gpubp.gradcheck(net, X, Y).max_error > 0.5
+
+
+def test_report_and_original_untouched(rng):
+    net = gpubp.Network([3, 4, 2], activation="tanh", seed=0, device="cpu")  # float32
+    X, Y = _data(rng)
+    before = [p.copy() for p in net.parameters()]
+    report = gpubp.gradcheck(net, X, Y, max_entries=5)
+    assert list(report.errors) == ["W[1]", "b[1]", "W[2]", "b[2]"]
+    assert report.checked == {"W[1]": 5, "b[1]": 4, "W[2]": 5, "b[2]": 2}
+    assert "worst" in str(report) and report.max_error < 1e-7
+    for p, q in zip(before, net.parameters()):
+        assert p.dtype == q.dtype == np.float32 and np.array_equal(p, q)
+
+
+def test_relu_kinks_are_skipped_and_counted():
+    net = gpubp.Network([1, 2, 1], activation="relu", output="identity", loss="mse",
+                        dtype="float64", device="cpu", seed=0)
+    net.W[1] = [[1.0], [-1.0]]
+    net.b[1] = [[0.0], [0.5]]
+    X, Y = np.array([[0.0, 1.0]]), np.array([[0.3, 0.2]])  # unit 1 sits at Z = 0 for x = 0
+    report = gpubp.gradcheck(net, X, Y)
+    assert report.kinks["b[1]"] >= 1 and report.ok()
