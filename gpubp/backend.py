@@ -36,14 +36,16 @@ def cupy_status():
     """
     try:
         import cupy
-    except ImportError:
-        return None, "not installed"
-    except Exception as e:  # a broken install raises more than ImportError
-        return None, f"CuPy is installed but failed to import: {type(e).__name__}: {e}"
+    except ModuleNotFoundError as e:
+        if e.name == "cupy":
+            return None, "not installed"
+        return None, f"CuPy is installed but failed to import: {type(e).__name__}: {_one_line(e)}"
+    except Exception as e:  # a broken install: CuPy itself raises ImportError, or worse
+        return None, f"CuPy is installed but failed to import: {type(e).__name__}: {_one_line(e)}"
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:
-        return None, f"CuPy is installed but no CUDA driver answered ({type(e).__name__}: {e})"
+        return None, f"CuPy is installed but no CUDA driver answered ({type(e).__name__}: {_one_line(e)})"
     if n < 1:
         return None, "CuPy is installed but no CUDA device was found"
     try:
@@ -53,8 +55,12 @@ def cupy_status():
         cupy.cuda.runtime.deviceSynchronize()
     except Exception as e:
         return None, (f"CuPy sees {n} CUDA device(s) but cannot compile a kernel "
-                      f"({type(e).__name__}: {e}); install cupy-cuda1Nx[ctk] or use a -devel CUDA image")
+                      f"({type(e).__name__}: {_one_line(e)}); install cupy-cuda1Nx[ctk] or use a -devel CUDA image")
     return cupy, None
+
+
+def _one_line(e):
+    return " ".join(str(e).split())  # CuPy's messages span lines; a warning must be one line
 
 
 def resolve(device=None):

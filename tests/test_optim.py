@@ -1,0 +1,226 @@
+"""Optimizers against hand calculations and textbook recursions, on every backend (``xp``).
+
+The hand-worked examples use binary fractions (multiples of 1/8) so that every intermediate is
+exact in floating point and the result must match to the last bit on NumPy and on the GPU alike
+(fused multiply-add or not).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from gpubp import backend, optim
+from gpubp.errors import NameNotFound
+
+
+def on(xp, a, dtype=np.float64):
+    """A fresh copy of ``a`` on ``xp`` (never ``a`` itself: to_device does not copy on NumPy)."""
+    return backend.to_device(np.array(a, dtype=dtype), xp)
+
+
+def host(a):
+    return backend.to_host(a)
+
+
+# ---- SGD ---------------------------------------------------------------------------------------
+
+def test_sgd_one_step_is_w_minus_lr_g_exactly(xp):
+    W = on(xp, [[1.0, -2.0, 0.5]])
+    g = on(xp, [[0.5, 1.0, -4.0]])
+    params = [W]
+    optim.SGD(0.25).step(params, [g])
+    # 1 - 0.25*0.5 = 0.875; -2 - 0.25*1 = -2.25; 0.5 - 0.25*(-4) = 1.5
+    np.testing.assert_array_equal(host(W), [[0.875, -2.25, 1.5]])
+    assert params[0] is W  # updated in place, not replaced
+
+
+def test_sgd_leaves_the_gradient_unchanged(xp):
+    W = on(xp, [[1.0, -2.0, 0.5]])
+    g = on(xp, [[0.5, 1.0, -4.0]])
+    optim.SGD(0.25).step([W], [g])
+    np.testing.assert_array_equal(host(g), [[0.5, 1.0, -4.0]])
+
+
+def test_sgd_second_step_uses_the_new_gradient(xp):
+    W, g = on(xp, [[1.0, 2.0]]), on(xp, [[1.0, -1.0]])
+    opt = optim.SGD(0.5)
+    opt.step([W], [g])               # [0.5, 2.5]
+    g[...] = on(xp, [[-2.0, 3.0]])  # a training loop rewrites its gradient buffer in place
+    opt.step([W], [g])               # [0.5 + 1, 2.5 - 1.5]
+    np.testing.assert_array_equal(host(W), [[1.5, 1.0]])
+
+
+def test_sgd_float32_stays_float32(xp):
+    W = on(xp, [[1.0, -2.0]], np.float32)
+    g = on(xp, [[0.5, 1.0]], np.float32)
+    optim.SGD(0.25).step([W], [g])
+    assert W.dtype == np.float32
+    np.testing.assert_array_equal(host(W), np.array([[0.875, -2.25]], np.float32))
+
+
+# ---- Momentum ----------------------------------------------------------------------------------
+
+def test_momentum_two_steps_by_hand(xp):
+    # v = mu v - lr g; W += v   with lr = 1/4, mu = 1/2 (different, so swapping them shows)
+    W = on(xp, [[1.0, 2.0]])
+    g = on(xp, [[1.0, -2.0]])
+    opt = optim.Momentum(0.25, mu=0.5)
+    opt.step([W], [g])
+    # v = -0.25*[1, -2] = [-0.25, 0.5];  W = [0.75, 2.5]
+    np.testing.assert_array_equal(host(W), [[0.75, 2.5]])
+    g[...] = on(xp, [[0.5, 4.0]])
+    opt.step([W], [g])
+    # v = 0.5*[-0.25, 0.5] - 0.25*[0.5, 4] = [-0.25, -0.75];  W = [0.5, 1.75]
+    np.testing.assert_array_equal(host(W), [[0.5, 1.75]])
+
+
+def test_momentum_default_mu_follows_the_recursion(xp, rng):
+    W0 = rng.normal(size=(4, 3))
+    grads = [rng.normal(size=(4, 3)) for _ in range(3)]
+    W, opt = on(xp, W0), optim.Momentum(0.1)  # default mu = 0.9
+    W_ref, v_ref = W0.copy(), np.zeros_like(W0)
+    for g in grads:
+        opt.step([W], [on(xp, g)])
+        v_ref = 0.9 * v_ref - 0.1 * g
+        W_ref = W_ref + v_ref
+    np.testing.assert_allclose(host(W), W_ref, rtol=1e-13, atol=1e-15)
+
+
+def test_momentum_with_mu_zero_is_sgd(xp, rng):
+    W0, g = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    W_m, W_s = on(xp, W0), on(xp, W0)
+    optim.Momentum(0.3, mu=0.0).step([W_m], [on(xp, g)])
+    optim.SGD(0.3).step([W_s], [on(xp, g)])
+    np.testing.assert_allclose(host(W_m), host(W_s), rtol=1e-15, atol=1e-16)
+
+
+# ---- Adam --------------------------------------------------------------------------------------
+
+def adam_reference(W0, grads, lr, b1, b2, eps):
+    """Kingma and Ba, Algorithm 1, written out step by step in float64."""
+    W, m, v = W0.astype(np.float64), np.zeros(W0.shape), np.zeros(W0.shape)
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        mhat = m / (1 - b1 ** t)
+        vhat = v / (1 - b2 ** t)
+        W = W - lr * mhat / (np.sqrt(vhat) + eps)
+    return W
+
+
+ADAM_SETTINGS = [
+    dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8),  # the defaults
+    dict(lr=0.1, beta1=0.8, beta2=0.99, eps=0.1),     # eps large enough to matter
+]
+
+
+@pytest.mark.parametrize("hp", ADAM_SETTINGS, ids=["defaults", "large_lr_eps"])
+def test_adam_five_steps_match_textbook_float64(xp, rng, hp):
+    W0 = rng.normal(size=(5, 4))
+    grads = [rng.normal(size=(5, 4)) for _ in range(5)]
+    W, g = on(xp, W0), on(xp, np.zeros((5, 4)))
+    opt = optim.Adam(**hp)
+    for gt in grads:
+        g[...] = on(xp, gt)
+        opt.step([W], [g])
+    ref = adam_reference(W0, grads, hp["lr"], hp["beta1"], hp["beta2"], hp["eps"])
+    np.testing.assert_allclose(host(W), ref, rtol=1e-12)
+    assert W.dtype == np.float64
+
+
+def test_adam_default_hyperparameters(xp, rng):
+    W0 = rng.normal(size=(3, 3))
+    grads = [rng.normal(size=(3, 3)) for _ in range(5)]
+    W, opt = on(xp, W0), optim.Adam(1e-3)
+    for g in grads:
+        opt.step([W], [on(xp, g)])
+    np.testing.assert_allclose(host(W), adam_reference(W0, grads, 1e-3, 0.9, 0.999, 1e-8),
+                               rtol=1e-12)
+
+
+def test_adam_first_step_moves_each_weight_by_lr(xp):
+    # t = 1: mhat = g, vhat = g^2, so the step is lr * g / (|g| + eps) = lr * sign(g) (eps -> 0)
+    W = on(xp, [[0.0, 1.0, -1.0]])
+    optim.Adam(0.5, eps=1e-300).step([W], [on(xp, [[3.0, -0.001, 1e6]])])
+    np.testing.assert_allclose(host(W), [[-0.5, 1.5, -1.5]], rtol=1e-15)
+
+
+def test_adam_keeps_separate_state_per_parameter(xp, rng):
+    shapes = [(4, 3), (4, 1)]
+    W0 = [rng.normal(size=s) for s in shapes]
+    grads = [[rng.normal(size=s) for s in shapes] for _ in range(5)]
+    params, opt = [on(xp, w) for w in W0], optim.Adam(0.05)
+    for gs in grads:
+        opt.step(params, [on(xp, g) for g in gs])
+    for i in range(2):
+        ref = adam_reference(W0[i], [gs[i] for gs in grads], 0.05, 0.9, 0.999, 1e-8)
+        np.testing.assert_allclose(host(params[i]), ref, rtol=1e-12)
+
+
+def test_adam_float32_stays_float32(xp, rng):
+    W0 = rng.normal(size=(5, 4)).astype(np.float32)
+    grads = [rng.normal(size=(5, 4)).astype(np.float32) for _ in range(5)]
+    W, opt = on(xp, W0, np.float32), optim.Adam(0.01)
+    for g in grads:
+        opt.step([W], [on(xp, g, np.float32)])
+        assert W.dtype == np.float32
+    ref = adam_reference(W0, [g.astype(np.float64) for g in grads], 0.01, 0.9, 0.999, 1e-8)
+    np.testing.assert_allclose(host(W), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_adam_matches_torch_float64(rng):
+    torch = pytest.importorskip("torch")
+    W0 = rng.normal(size=(5, 4))
+    grads = [rng.normal(size=(5, 4)) for _ in range(5)]
+    p = torch.nn.Parameter(torch.tensor(W0, dtype=torch.float64))
+    ref_opt = torch.optim.Adam([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8)
+    W, opt = W0.copy(), optim.Adam(0.01, beta1=0.9, beta2=0.999, eps=1e-8)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        ref_opt.step()
+        opt.step([W], [g])
+    np.testing.assert_allclose(W, p.detach().numpy(), rtol=1e-12)
+
+
+# ---- construction: names, defaults, bad hyperparameters ----------------------------------------
+
+def test_get_adam_default_lr():
+    opt = optim.get("adam")
+    assert isinstance(opt, optim.Adam) and opt.lr == 1e-3
+
+
+def test_get_sgd_default_lr():
+    opt = optim.get("sgd")
+    assert isinstance(opt, optim.SGD) and opt.lr == 0.01
+
+
+def test_get_passes_lr_and_returns_optimizers_unchanged():
+    assert optim.get("momentum", lr=0.2).lr == 0.2
+    opt = optim.Adam(0.5)
+    assert optim.get(opt) is opt
+
+
+def test_get_unknown_name_lists_the_valid_ones():
+    with pytest.raises(NameNotFound) as err:
+        optim.get("nesterov")
+    msg = str(err.value)
+    assert "'nesterov'" in msg and msg.endswith("are: adam, momentum, sgd")
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Momentum, optim.Adam])
+@pytest.mark.parametrize("lr", [0.0, -0.01, math.nan])
+def test_non_positive_lr_raises(cls, lr):
+    with pytest.raises(ValueError, match="learning rate"):
+        cls(lr)
+
+
+def test_get_with_zero_lr_raises():
+    with pytest.raises(ValueError):
+        optim.get("adam", lr=0)
+
+
+@pytest.mark.parametrize("mu", [1.0, 1.5, -0.1])
+def test_momentum_mu_outside_zero_one_raises(mu):
+    with pytest.raises(ValueError, match="mu"):
+        optim.Momentum(0.1, mu=mu)
