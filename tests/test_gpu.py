@@ -46,15 +46,16 @@ def test_forward_and_gradients_float64(act, out, loss):
 
 @pytest.mark.parametrize("out, loss", OUTPUT_LOSS_PAIRS)
 @pytest.mark.parametrize("act", HIDDEN)
-@pytest.mark.parametrize("dtype, one_step, fifty_steps", [("float64", 1e-12, 1e-10),
-                                                          ("float32", 1e-5, 1e-3)])
+@pytest.mark.parametrize("dtype, one_step, fifty_steps", [("float64", 1e-12, 1e-12),
+                                                          ("float32", 1e-5, 1e-4)])
 def test_training_steps(act, out, loss, dtype, one_step, fifty_steps):
     """One and 50 Adam steps on the device against the host.
 
-    Bound for 50 steps: each step's relative difference (float64 ~1e-15, float32 ~1e-7, from
-    FMA contraction and the GPU's exp/tanh) is carried and amplified by later steps; Adam's
-    normalized step keeps the amplification modest: measured worst cases are recorded in
-    benchmarks/results/, and the bounds leave a factor of ten above them.
+    Bound for 50 steps: each step adds a relative difference of a few ulps (FMA contraction,
+    the GPU's exp and tanh) and later steps carry it on; Adam's normalized step keeps the growth
+    modest. Measured on an H100 over every pair (benchmarks/parity_drift.py, recorded in
+    benchmarks/results/2026-11-23_h100_parity_drift.txt): float64 at most 5.2e-16 after one step
+    and 6.5e-15 after 50; float32 1.9e-7 and 3.0e-6. The bounds keep a margin of 30 or more.
     """
     host, dev = _pair(act, out, loss, dtype)
     X, Y = _data(loss, m=64)
