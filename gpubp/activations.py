@@ -54,52 +54,38 @@ class Identity(Activation):
         xp_of(dA).copyto(dZ, dA)
 
 
-class Sigmoid(Activation):
+class _Kernels(Activation):
+    """An activation whose three steps are the kernels ``<name>``, ``bias_<name>``, ``<name>_grad``."""
+
+    def forward(self, Z, A, scratch=None):
+        getattr(kernels, self.name)(Z, A)
+
+    def forward_bias(self, Z, b, A, scratch=None):
+        getattr(kernels, "bias_" + self.name)(Z, b, A)
+
+    def backward(self, A, dA, dZ):
+        getattr(kernels, self.name + "_grad")(A, dA, dZ)
+
+
+class Sigmoid(_Kernels):
     """``sigma(z) = 1 / (1 + exp(-z))``, ``sigma'(z) = A (1 - A)``."""
 
     name = "sigmoid"
     range = (0.0, 1.0)
 
-    def forward(self, Z, A, scratch=None):
-        kernels.sigmoid(Z, A)
 
-    def forward_bias(self, Z, b, A, scratch=None):
-        kernels.bias_sigmoid(Z, b, A)
-
-    def backward(self, A, dA, dZ):
-        kernels.sigmoid_grad(A, dA, dZ)
-
-
-class Tanh(Activation):
+class Tanh(_Kernels):
     """``tanh(z)``, ``tanh'(z) = 1 - A^2``."""
 
     name = "tanh"
     range = (-1.0, 1.0)
 
-    def forward(self, Z, A, scratch=None):
-        kernels.tanh(Z, A)
 
-    def forward_bias(self, Z, b, A, scratch=None):
-        kernels.bias_tanh(Z, b, A)
-
-    def backward(self, A, dA, dZ):
-        kernels.tanh_grad(A, dA, dZ)
-
-
-class ReLU(Activation):
+class ReLU(_Kernels):
     """``relu(z) = max(z, 0)``; ``relu'(z) = 1 for z > 0, else 0`` (we take ``relu'(0) = 0``)."""
 
     name = "relu"
     range = (0.0, float("inf"))
-
-    def forward(self, Z, A, scratch=None):
-        kernels.relu(Z, A)
-
-    def forward_bias(self, Z, b, A, scratch=None):
-        kernels.bias_relu(Z, b, A)
-
-    def backward(self, A, dA, dZ):
-        kernels.relu_grad(A, dA, dZ)
 
 
 class LeakyReLU(Activation):

@@ -69,9 +69,9 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     opt = optim.get(optimizer, lr)
     rng = np.random.default_rng(net.seed if seed is None else seed)
 
-    history = History(cost=[], val_cost=[] if validation_data is not None else None)
-    if history["val_cost"] is None:
-        del history["val_cost"]
+    history = History(cost=[])
+    if validation_data is not None:
+        history["val_cost"] = []
     monitor = "val_cost" if validation_data is not None else "cost"
     best, best_params, waited = np.inf, None, 0
     for epoch in range(epochs):
