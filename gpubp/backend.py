@@ -107,10 +107,6 @@ def xp_of(*arrays):
     return np
 
 
-def is_gpu(xp):
-    return xp is not np
-
-
 def to_device(a, xp, dtype=None):
     """``a`` as an array of module ``xp`` (one host-to-device copy if it lives elsewhere)."""
     if xp is np and xp_of(a) is not np:

@@ -103,13 +103,6 @@ class Gradients:
         self.W = LayerList("dW", dW)
         self.b = LayerList("db", db)
 
-    def items(self):
-        """``[("W[1]", dW[1]), ("b[1]", db[1]), ...]`` in layer order."""
-        out = []
-        for l in range(1, len(self.W) + 1):
-            out += [(f"W[{l}]", self.W[l]), (f"b[{l}]", self.b[l])]
-        return out
-
 
 class Workspace:
     """The buffers of one batch size m: ``Z[l]``, ``A[l]``, ``dZ[l]``, each ``(n[l], m)``.
@@ -119,8 +112,8 @@ class Workspace:
     (no derivative needs Z: all are read from A). The backward pass reuses ``Z[l]`` to hold
     ``dA[l] = W[l+1]^T dZ[l+1]``. ``X`` and ``Y`` are batch buffers for the training loop.
 
-``db[l] = dZ[l] 1^T`` is a matrix product with the column of ones, as the notes write it
-(eq. 20): on CuPy a reduction with ``out=`` allocates scratch, a product does not.
+    ``db[l] = dZ[l] 1^T`` is a matrix product with the column of ``ones``, as the notes write it
+    (eq. 20): on CuPy a reduction with ``out=`` allocates scratch, a product does not.
     """
 
     def __init__(self, xp, sizes, m, dtype):

@@ -23,6 +23,9 @@ class Optimizer:
 
     def step(self, params, grads):
         if self._state is None:
+            if len(params) != len(grads):
+                raise ValueError(f"step needs one gradient per parameter; got {len(params)} "
+                                 f"parameters and {len(grads)} gradients")
             self._state = [self._new_state(p) for p in params]
         self.t += 1
         for p, g, s in zip(params, grads, self._state):
@@ -85,6 +88,9 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 def get(name_or_optimizer, lr=None):
     """An optimizer from its name and learning rate (or the object itself)."""
     if isinstance(name_or_optimizer, Optimizer):
+        if lr is not None and lr != name_or_optimizer.lr:
+            raise ValueError(f"lr={lr} was given with an optimizer object that has lr="
+                             f"{name_or_optimizer.lr}; set the rate on the object instead")
         return name_or_optimizer
     if name_or_optimizer not in OPTIMIZERS:
         raise unknown_name("optimizer", name_or_optimizer, OPTIMIZERS)

@@ -224,3 +224,14 @@ def test_get_with_zero_lr_raises():
 def test_momentum_mu_outside_zero_one_raises(mu):
     with pytest.raises(ValueError, match="mu"):
         optim.Momentum(0.1, mu=mu)
+
+
+def test_get_refuses_a_rate_that_the_object_would_ignore():
+    with pytest.raises(ValueError, match="lr=0.1 was given with an optimizer object that has lr=0.5"):
+        optim.get(optim.Adam(0.5), lr=0.1)
+
+
+def test_step_refuses_parameters_and_gradients_that_do_not_pair_up():
+    W, b = np.ones((2, 2)), np.ones((2, 1))
+    with pytest.raises(ValueError, match="got 2 parameters and 1 gradients"):
+        optim.SGD(0.1).step([W, b], [np.ones((2, 2))])
