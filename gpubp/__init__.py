@@ -9,10 +9,13 @@ Columns are examples; layers are numbered 1..L. See README.md for a tour.
 from .backend import describe
 from .errors import DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .gradcheck import gradcheck
+from .graph import Graph
 from .network import Network
+from .rnn import ElmanRNN
+from .trace import trace
 from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
+__all__ = ["Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
            "DataError", "NameNotFound", "DeviceError"]

@@ -127,6 +127,24 @@ def synchronize(xp):
         xp.cuda.get_current_stream().synchronize()
 
 
+def matmul(a, b, out, accumulate=False, scratch=None):
+    """``out = a b``, or ``out += a b`` with ``accumulate``: the products of the backward pass.
+
+    The first contribution to a gradient writes, later ones add (a weight used by several layers
+    gets one gradient, the sum of its uses). On CuPy the sum is one cuBLAS GEMM with ``beta = 1``;
+    on NumPy the product goes into ``scratch`` (shaped like ``out``; a temporary if ``None``) and
+    is added. ``a`` and ``b`` may be transposed views.
+    """
+    if not accumulate:
+        return xp_of(out).matmul(a, b, out=out)
+    if xp_of(out) is np:
+        out += np.matmul(a, b, out=scratch)
+        return out
+    from cupy import cublas  # only reached with CuPy arrays
+
+    return cublas.gemm("N", "N", a, b, out=out, alpha=1.0, beta=1.0)
+
+
 @functools.lru_cache(maxsize=None)
 def elementwise_kernel(in_params, out_params, operation, name):
     """A ``cupy.ElementwiseKernel`` built once per source (CuPy compiles it on first call)."""

@@ -53,13 +53,13 @@ class GradcheckReport:
 
 
 def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
-    """Compare ``net``'s backprop gradients with finite differences, in a float64 copy of ``net``.
+    """Compare the backprop gradients of ``net`` with finite differences, in a float64 copy.
 
     Parameters
     ----------
-    net : Network
+    net : Network, Graph or ElmanRNN
         Not modified: the check runs on ``net.copy(dtype="float64")`` on the same device.
-    X, Y : arrays ``(n[0], m)`` and ``(n[L], m)``
+    X, Y : the data, as ``net.gradients`` takes them
     h : float
         The finite-difference step.
     max_entries : int, optional
@@ -67,26 +67,26 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
         all of them by default.
     """
     net64 = net.copy(dtype="float64")
-    X = net64.check_X(X)
-    Y = net64.check_Y(Y, X.shape[1])
-    _, grads = net64.gradients(X, Y)
-    kinked = [l for l in range(1, net64.L + 1)
-              if net64.activations[l].name in ("relu", "leaky_relu")]
-    ws = net64._workspace(X.shape[1])
+    Xc = net64.check_inputs(X)
+    m = next(iter(Xc.values())).shape[1]
+    Yc = net64.check_targets(Y, m)
+    _, grads = net64.gradients(Xc, Yc)
+    kinked = [name for name, layer in net64.layers.items()
+              if layer.activation.name in ("relu", "leaky_relu")]
+    plan = net64.plan(m)
+    plan.stage(Xc, Yc)
 
     def evaluate():
-        net64._forward(ws, X)
-        cost = float(net64._cost(ws, Y))
-        return cost, [ws.A[l] > 0 for l in kinked]
+        plan.forward()
+        cost = float(backend.to_host(plan.cost()))
+        return cost, [plan.buffers[name].A > 0 for name in kinked]
 
     cost0, base_masks = evaluate()
     floor = 1e-4 * max(1.0, abs(cost0))  # see the module docstring
     rng = np.random.default_rng(seed)
     errors, checked, kinks = {}, {}, {}
-    params = [(f"{s}[{l}]", getattr(net64, s)[l], getattr(grads, s)[l])
-              for l in range(1, net64.L + 1) for s in ("W", "b")]
-    for name, p, g in params:
-        bp = backend.to_host(g).ravel()
+    for name, p in net64.params.items():
+        bp = backend.to_host(grads[name]).ravel()
         flat = p.reshape(-1)  # a view: writing it perturbs the live parameter
         n = flat.shape[0]
         idx = np.arange(n) if max_entries is None or max_entries >= n else \

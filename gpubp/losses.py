@@ -3,10 +3,16 @@
 The cost is always the mean over the m examples (columns) of a per-example loss, so every
 derivative carries the ``1/m``: ``dW[l] = dZ[l] A[l-1]^T`` is then the gradient of the cost.
 
-Any output activation meets any loss through the chain rule, ``dZ[L] = dA[L] * chi'(Z[L])``.
-The canonical pairs, listed in each loss's ``fused``, skip ``dA[L]``: there
-``dZ[L] = c (A[L] - Y) / m`` (seed 004, eq. 18), faster and free of the division by
-``A (1 - A)`` that loses precision when a sigmoid saturates.
+Each loss has one canonical output activation (``canonical``). For that pair the output delta
+skips ``dA[L]``: ``dZ[L] = c (A[L] - Y) / m`` (seed 004, eq. 18), with the loss's constant
+``c = constant(n[L])``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
+and ``cross_entropy``.
+
+The squared-error losses meet any other output activation through the chain rule,
+``dZ[L] = dA[L] * chi'(Z[L])``, which has no division. The log losses (``bce``,
+``cross_entropy``) take only their canonical output: their ``dA[L]`` divides by ``A (1 - A)``
+or ``A``, and once the output saturates in float32 the gradient is lost (softmax + bce gives
+``dW = 0`` where float64 gives +-1), so :func:`get` refuses every other pair.
 """
 
 from . import kernels
@@ -15,68 +21,105 @@ from .errors import DataError, unknown_name
 
 
 class Loss:
-    """Base class. ``fused`` maps output activation names to the constant ``c`` of the fused delta."""
+    """Base class. ``canonical`` names the output activation of the fused pair, whose delta is
+    ``dZ[L] = c (A[L] - Y) / m`` with ``c = constant(n[L])``."""
 
     name = None
-    fused = {}
-    #: losses that take logs need outputs in (0, 1)
+    #: the output activation of the canonical (fused) pair
+    canonical = None
+    #: losses that take logs need outputs in (0, 1); they take only their canonical output
     needs_unit_interval = False
 
     def __repr__(self):
         return self.name
 
+    def constant(self, n):
+        """``c`` of the fused delta ``c (A[L] - Y) / m`` for ``n`` = n[L] outputs."""
+        return 1.0
+
     def output_delta(self, output, A, Y, m, dZ):
-        """``dZ[L] = c (A[L] - Y) / m`` for a canonical pair (``m``: the global batch size)."""
-        kernels.output_delta(A, Y, self.fused[output.name] / m, dZ)
+        """``dZ[L] = c (A[L] - Y) / m`` for the canonical pair (``m``: the global batch size)."""
+        if output.name != self.canonical:
+            raise ValueError(f"loss {self.name!r} has a fused delta only with "
+                             f"output={self.canonical!r}; got output={output.name!r}")
+        kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, dZ)
 
     def check_targets(self, Y):
         """Raise :class:`DataError` if ``Y`` is not a valid target for this loss."""
 
 
-class MSE(Loss):
-    """``mse``: per example ``sum_i (y_hat_i - y_i)^2`` over the n[L] outputs (seed 001), no 1/2.
+class _SquaredError(Loss):
+    """Squared error, ``cost = (c/2m) sum (A[L] - Y)^2`` with ``c = constant(n[L])``:
+    ``dCost/dA[L] = c (A[L] - Y) / m``. Meets any output activation (the chain rule has no
+    division); fused with ``identity``."""
 
-    ``cost = (1/m) sum_examples sum_i (A[L] - Y)^2``; ``dCost/dA[L] = 2 (A[L] - Y) / m``.
-    Fused with ``identity``: ``dZ[L] = 2 (A[L] - Y) / m``.
-    """
-
-    name = "mse"
-    fused = {"identity": 2.0}
-    c = 2.0
+    canonical = "identity"
 
     def value(self, A, Y, Z=None):
         d = A - Y
-        return (d * d).sum() * (0.5 * self.c / A.shape[1])
+        return (d * d).sum() * (0.5 * self.constant(A.shape[0]) / A.shape[1])
 
     def dA(self, A, Y, m, out, scratch):
-        kernels.output_delta(A, Y, self.c / m, out)
+        kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, out)
 
 
-class HalfSSE(MSE):
-    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003).
+class MSE(_SquaredError):
+    """``mse``: mean squared error over all n[L] x m entries, as in PyTorch (``MSELoss()``) and
+    scikit-learn (``mean_squared_error``); per example ``(1/n[L]) sum_i (y_hat_i - y_i)^2``.
+
+    ``cost = (1/(n[L] m)) sum (A[L] - Y)^2``; ``dCost/dA[L] = 2 (A[L] - Y) / (n[L] m)``.
+    Fused with ``identity``: ``dZ[L] = 2 (A[L] - Y) / (n[L] m)``. With one output (n[L] = 1) it
+    equals ``sse``, the ``(y_hat - y)^2`` that seed 001 calls MSE.
+    """
+
+    name = "mse"
+
+    def constant(self, n):
+        return 2.0 / n
+
+
+class SSE(_SquaredError):
+    """``sse``: per example ``sum_i (y_hat_i - y_i)^2`` over the n[L] outputs (seed 001), no 1/2.
+
+    ``cost = (1/m) sum (A[L] - Y)^2``; ``dCost/dA[L] = 2 (A[L] - Y) / m``.
+    Fused with ``identity``: ``dZ[L] = 2 (A[L] - Y) / m``.
+    """
+
+    name = "sse"
+
+    def constant(self, n):
+        return 2.0
+
+
+class HalfSSE(_SquaredError):
+    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003), half of ``sse``.
 
     ``cost = (1/2m) sum (A[L] - Y)^2``; ``dCost/dA[L] = (A[L] - Y) / m``.
     Fused with ``identity``: ``dZ[L] = (A[L] - Y) / m``.
     """
 
     name = "half_sse"
-    fused = {"identity": 1.0}
-    c = 1.0
+
+    def constant(self, n):
+        return 1.0
 
 
 class BCE(Loss):
     """``bce``: binary cross-entropy (seed 004, eq. 6), per example summed over the n[L] outputs:
     ``-sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)]``; targets in [0, 1].
 
-    ``dCost/dA[L] = (A - Y) / (A (1 - A)) / m``. Fused with ``sigmoid``: ``dZ[L] = (A[L] - Y) / m``
-    (eq. 18). With a sigmoid output the cost is computed from the logits ``Z[L]`` as
-    ``max(z, 0) - z y + log(1 + exp(-|z|))``, which never takes log(0) nor overflows exp.
-    (Seed 004's eq. 17 writes ``1 - log A`` where ``log(1 - A)`` is meant; we implement eq. 6.)
+    Only with ``sigmoid`` (its canonical pair): ``dZ[L] = (A[L] - Y) / m`` (eq. 18). The cost is
+    computed from the logits ``Z[L]`` when given, as ``max(z, 0) - z y + log(1 + exp(-|z|))``,
+    which never takes log(0) nor overflows exp; from ``A[L]`` alone the logs are clamped at the
+    smallest normal number. (Seed 004's eq. 17 writes ``1 - log A`` where ``log(1 - A)`` is
+    meant; we implement eq. 6.)
     """
 
     name = "bce"
-    fused = {"sigmoid": 1.0}
+    canonical = "sigmoid"
     needs_unit_interval = True
+    #: the other log loss's pair, named in the refusal of a non-canonical output
+    _instead = "for one class per column use output='softmax' with loss='cross_entropy'"
 
     def value(self, A, Y, Z=None):
         xp = xp_of(A)
@@ -88,15 +131,6 @@ class BCE(Loss):
         a = xp.clip(A, tiny, 1)
         return -(Y * xp.log(a) + (1 - Y) * xp.log(xp.maximum(1 - A, tiny))).sum() / m
 
-    def dA(self, A, Y, m, out, scratch):
-        xp = xp_of(A)
-        xp.subtract(1, A, out=scratch)
-        scratch *= A
-        xp.maximum(scratch, xp.finfo(A.dtype).tiny, out=scratch)  # A (1 - A), never 0
-        xp.subtract(A, Y, out=out)
-        out /= scratch
-        out *= 1.0 / m
-
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
 
@@ -105,14 +139,17 @@ class CrossEntropy(Loss):
     """``cross_entropy``: per example ``-sum_i y_i log a_i``, each column of Y a probability
     distribution (one-hot or soft labels that sum to 1).
 
-    ``dCost/dA[L] = -Y / A / m``. Fused with ``softmax``: ``dZ[L] = (A[L] - Y) / m``, which holds
-    because each column of Y sums to 1. With a softmax output the cost is computed from the
-    logits: ``-sum_i y_i (z_i - max z - log sum_k exp(z_k - max z))``.
+    Only with ``softmax`` (its canonical pair): ``dZ[L] = (A[L] - Y) / m``, which holds because
+    each column of Y sums to 1. The cost is computed from the logits when given:
+    ``-sum_i y_i (z_i - max z - log sum_k exp(z_k - max z))``; from ``A[L]`` alone the log is
+    clamped at the smallest normal number.
     """
 
     name = "cross_entropy"
-    fused = {"softmax": 1.0}
+    canonical = "softmax"
     needs_unit_interval = True
+    _instead = ("for independent 0/1 labels (several per column) use output='sigmoid' "
+                "with loss='bce'")
 
     def value(self, A, Y, Z=None):
         xp = xp_of(A)
@@ -123,12 +160,6 @@ class CrossEntropy(Loss):
         else:
             log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m
-
-    def dA(self, A, Y, m, out, scratch):
-        xp = xp_of(A)
-        xp.maximum(A, xp.finfo(A.dtype).tiny, out=scratch)
-        xp.divide(Y, scratch, out=out)
-        out *= -1.0 / m
 
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
@@ -150,13 +181,14 @@ def _check_unit_interval(name, Y):
         raise DataError(f"{name} needs targets Y in [0, 1]; got values from {lo:.6g} to {hi:.6g}")
 
 
-LOSSES = {c.name: c for c in (MSE, HalfSSE, BCE, CrossEntropy)}
+LOSSES = {c.name: c for c in (MSE, SSE, HalfSSE, BCE, CrossEntropy)}
 
 
 def get(name_or_loss, output):
     """The loss ``name_or_loss`` bound to the output activation ``output``.
 
-    Raises if the pair cannot work: a loss that takes logs needs an output in (0, 1).
+    Raises ``ValueError`` if the pair cannot work: a loss that takes logs (``bce``,
+    ``cross_entropy``) takes only its canonical output (``sigmoid``, ``softmax``).
     """
     if isinstance(name_or_loss, Loss):
         loss = name_or_loss
@@ -164,15 +196,20 @@ def get(name_or_loss, output):
         loss = LOSSES[name_or_loss]()
     else:
         raise unknown_name("loss", name_or_loss, LOSSES)
-    if loss.needs_unit_interval and tuple(output.range) != (0.0, 1.0):
+    if loss.needs_unit_interval and output.name != loss.canonical:
         lo, hi = output.range
+        if tuple(output.range) != (0.0, 1.0):
+            why = (f"it takes logs of the outputs, so it needs outputs in (0, 1), and "
+                   f"output={output.name!r} gives values in ({lo:g}, {hi:g})")
+        else:
+            why = (f"with output={output.name!r} the gradient is lost in float32 when the "
+                   f"output saturates")
         raise ValueError(
-            f"loss {loss.name!r} takes logs of the outputs, so it needs outputs in (0, 1); output "
-            f"activation {output.name!r} gives values in ({lo:g}, {hi:g}); use output='sigmoid' "
-            f"or output='softmax'")
+            f"loss {loss.name!r} needs output={loss.canonical!r} (its canonical pair, "
+            f"dZ[L] = (A[L] - Y)/m); {why}; {loss._instead}")
     return loss
 
 
 def is_fused(loss, output):
     """Does this (output, loss) pair take the fused delta ``dZ[L] = c (A[L] - Y) / m``?"""
-    return output.name in loss.fused
+    return output.name == loss.canonical

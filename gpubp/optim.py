@@ -1,16 +1,21 @@
 """Optimizers: in-place updates of the parameters on whatever device holds them.
 
-``step(params, grads)`` takes the live parameter arrays ``[W[1], b[1], ...]`` and the gradient
-buffers in the same order, and updates each parameter with one fused kernel
-(:mod:`gpubp.kernels`). State (velocities, moments) is allocated at the first step, next to
-each parameter, and reused after.
+``step(params, grads)`` takes a network's flat parameter buffer and its gradient buffer
+(:class:`gpubp.params.FlatArrays`), and updates every parameter with ONE fused kernel
+(:mod:`gpubp.kernels`) over the whole buffer. A list of arrays and a list of their gradients
+works too (one kernel per array). State (velocities, moments) is allocated at the first step,
+shaped like the parameters, and reused after.
+
+An optimizer's state belongs to the parameters it first updated: stepping another network's
+parameters with it is an error, not silently shared moments.
 """
 
 import math
 
-from .backend import xp_of
 from . import kernels
-from .errors import unknown_name
+from .backend import xp_of
+from .errors import GpubpError, unknown_name
+from .params import FlatArrays
 
 
 class Optimizer:
@@ -19,17 +24,28 @@ class Optimizer:
             raise ValueError(f"learning rate must be > 0; got lr={lr}")
         self.lr = float(lr)
         self.t = 0
-        self._state = None
+        self.params = None   # the arrays this optimizer updates, bound at the first step
+        self.state = None    # per array: its velocities / moments
 
-    def step(self, params, grads):
-        if self._state is None:
-            if len(params) != len(grads):
-                raise ValueError(f"step needs one gradient per parameter; got {len(params)} "
-                                 f"parameters and {len(grads)} gradients")
-            self._state = [self._new_state(p) for p in params]
+    def step(self, params, grads, scratch=None):
+        """Update ``params`` in place from ``grads``. ``scratch``: a buffer shaped like the flat
+        parameters for the NumPy twins (else they make one temporary per call)."""
+        if isinstance(params, FlatArrays):
+            params, grads, scratch = [params.flat], [grads.flat], [scratch]
+        else:
+            params, grads, scratch = list(params), list(grads), [None] * len(params)
+        if len(params) != len(grads):
+            raise ValueError(f"step needs one gradient per parameter; got {len(params)} "
+                             f"parameters and {len(grads)} gradients")
+        if self.params is None:
+            self.params = params
+            self.state = [self._new_state(p) for p in params]
+        elif len(params) != len(self.params) or any(p is not q for p, q in zip(params, self.params)):
+            raise GpubpError(f"this {type(self).__name__} optimizer holds the state of other "
+                             f"parameters (another network); make a new optimizer for each network")
         self.t += 1
-        for p, g, s in zip(params, grads, self._state):
-            self._update(p, g, *s)
+        for p, g, s, tmp in zip(params, grads, self.state, scratch):
+            self._update(p, g, *s, scratch=tmp)
 
     def _zeros(self, p):
         return xp_of(p).zeros_like(p)
@@ -42,9 +58,9 @@ class SGD(Optimizer):
     """``W <- W - lr dW``."""
 
     def _new_state(self, p):
-        return (self._zeros(p),)  # scratch, used by the NumPy twin only
+        return ()
 
-    def _update(self, p, g, scratch):
+    def _update(self, p, g, scratch=None):
         kernels.sgd(g, self.lr, p, scratch=scratch)
 
 
@@ -58,9 +74,9 @@ class Momentum(Optimizer):
         self.mu = float(mu)
 
     def _new_state(self, p):
-        return self._zeros(p), self._zeros(p)
+        return (self._zeros(p),)
 
-    def _update(self, p, g, v, scratch):
+    def _update(self, p, g, v, scratch=None):
         kernels.momentum(g, self.lr, self.mu, p, v, scratch=scratch)
 
 
@@ -73,9 +89,9 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def _new_state(self, p):
-        return self._zeros(p), self._zeros(p), self._zeros(p)
+        return self._zeros(p), self._zeros(p)
 
-    def _update(self, p, g, m, v, scratch):
+    def _update(self, p, g, m, v, scratch=None):
         t = self.t
         c2 = math.sqrt(1 - self.beta2 ** t)
         lr_t = self.lr * c2 / (1 - self.beta1 ** t)

@@ -1,9 +1,13 @@
 """The fit loop: shuffled mini-batches, epochs, validation, early stopping, history, progress.
 
+What must survive between calls of :func:`fit` (and, later, in a checkpoint) lives in one object,
+:class:`TrainingState`, owned by the network (``net.training``): the optimizer with its moments,
+the random generator of the shuffling, the epoch count and the history. Calling ``fit`` twice
+continues training: the same optimizer state, the next shuffles.
+
 The data cross to the device once per call of :func:`fit`; each epoch draws one permutation on
-the host (seeded) and sends it over; each batch is gathered into the workspace's ``X``/``Y``
-buffers (no allocation). The cost of each batch is summed on the device and comes back to the
-host once per epoch, when it is reported.
+the host and sends it over; each batch is gathered into the plan's buffers (no allocation). The
+cost of each batch is summed on the device and comes back to the host once per epoch.
 """
 
 import time
@@ -15,11 +19,64 @@ from . import backend, optim
 
 class History(dict):
     """``history["cost"][e]``: mean cost over the batches of epoch e (before each batch's update);
-    ``history["val_cost"][e]``: cost on the validation data after epoch e (if given)."""
+    ``history["val_cost"][e]``: cost on the validation data after epoch e (if given);
+    ``history["train_cost"][e]``: cost on all the training data after epoch e (when early
+    stopping watches the training cost: the parameters it restores are the ones measured)."""
 
     @property
     def epochs(self):
         return len(self["cost"])
+
+    def append(self, row):
+        for k, v in row.items():
+            self.setdefault(k, []).append(v)
+
+
+class TrainingState:
+    """What training keeps from one :func:`fit` call to the next: it belongs to one network.
+
+    ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
+    ``epoch``: epochs done; ``history``: every epoch so far; ``best`` / ``best_params`` / ``waited``:
+    early stopping's bookkeeping within a call.
+    """
+
+    def __init__(self, optimizer, rng):
+        self.optimizer = optimizer
+        self.rng = rng
+        self.epoch = 0
+        self.history = History(cost=[])
+        self.best, self.best_params, self.waited = np.inf, None, 0
+
+    def start_watch(self):
+        self.best, self.best_params, self.waited = np.inf, None, 0
+
+    def watch(self, net, current, min_delta):
+        """Early stopping: keep the parameters if ``current`` improved on the best by more than
+        ``min_delta``; return the epochs waited without such an improvement."""
+        if current < self.best - min_delta:
+            self.best, self.waited = current, 0
+            self.best_params = net.params.flat.copy()
+        else:
+            self.waited += 1
+        return self.waited
+
+    def restore_best(self, net):
+        if self.best_params is not None:
+            net.params.flat[...] = self.best_params
+
+
+def _optimizer_for(net, optimizer, lr):
+    """The optimizer of this fit: the network's own one continues if it is of the kind asked."""
+    state = net.training
+    if isinstance(optimizer, optim.Optimizer):
+        return optim.get(optimizer, lr)
+    if optimizer not in optim.OPTIMIZERS:
+        return optim.get(optimizer, lr)  # raises, listing the valid names
+    if state is not None and type(state.optimizer) is optim.OPTIMIZERS[optimizer]:
+        if lr is not None:
+            state.optimizer.lr = optim.get(optimizer, lr).lr  # validated the same way
+        return state.optimizer
+    return optim.get(optimizer, lr)
 
 
 def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validation_data=None,
@@ -29,22 +86,23 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     Parameters
     ----------
     epochs : int
-        Passes over the data.
+        Passes over the data in this call (a second call continues: see :class:`TrainingState`).
     batch_size : int
         Examples per step (the last batch of an epoch may be smaller).
     optimizer : "sgd", "momentum", "adam" or an :class:`~gpubp.optim.Optimizer`
+        A name continues the network's optimizer (its moments) when it is of that kind.
     lr : float, default 1e-3 for adam, 0.01 otherwise
     validation_data : (X_val, Y_val), optional
         Scored after every epoch into ``history["val_cost"]``.
     shuffle : bool
         Draw a new order of the examples every epoch.
     seed : int, optional
-        Seeds the shuffling; defaults to the network's seed, so that a seeded network trains the
-        same way every time.
+        Seeds the shuffling anew. By default the first fit seeds it with the network's seed, so
+        that a seeded network trains the same way every time, and later fits continue it.
     patience : int, optional
-        Early stopping: stop when the monitored cost (validation cost if given, else training
-        cost) has not improved by more than ``min_delta`` for ``patience`` epochs, and restore
-        the parameters of the best epoch.
+        Early stopping: stop when the monitored cost (validation cost if given, else the cost on
+        all the training data after each epoch) has not gone below its best by more than
+        ``min_delta`` for ``patience`` epochs, and restore the parameters of the best epoch.
     verbose : bool
         Print one line per epoch.
     callback : callable(epoch, history), optional
@@ -52,73 +110,63 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
 
     Returns
     -------
-    History
+    History of this call (``net.training.history`` holds every epoch so far).
     """
     xp = net.xp
-    X = net.check_X(X)
-    Y = net.check_Y(Y, X.shape[1])
-    M = X.shape[1]
+    X = net.check_inputs(X)
+    M = next(iter(X.values())).shape[1]
+    Y = net.check_targets(Y, M)
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
+    if patience is not None and not (isinstance(patience, (int, np.integer)) and patience >= 1):
+        raise ValueError(f"patience must be a positive integer or None; got {patience!r}")
     batch_size = min(int(batch_size), M)
     if validation_data is not None:
-        Xv = net.check_X(validation_data[0])
-        Yv = net.check_Y(validation_data[1], Xv.shape[1])
-    opt = optim.get(optimizer, lr)
-    rng = np.random.default_rng(net.seed if seed is None else seed)
+        Xv = net.check_inputs(validation_data[0], what="validation X")
+        Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
+                               what="validation Y")
+    opt = _optimizer_for(net, optimizer, lr)
+    state = net.training
+    if state is None:
+        state = net.training = TrainingState(opt, np.random.default_rng(net.seed if seed is None else seed))
+    else:
+        state.optimizer = opt
+        if seed is not None:
+            state.rng = np.random.default_rng(seed)
+    state.start_watch()
 
     history = History(cost=[])
-    if validation_data is not None:
-        history["val_cost"] = []
-    monitor = "val_cost" if validation_data is not None else "cost"
-    best, best_params, waited = np.inf, None, 0
+    last = state.epoch + epochs
+    monitor = "val_cost" if validation_data is not None else "train_cost"
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        order = xp.asarray(rng.permutation(M)) if shuffle else xp.arange(M)
+        order = xp.asarray(state.rng.permutation(M)) if shuffle else xp.arange(M)
         total = xp.zeros((), dtype=net.dtype)
         for start in range(0, M, batch_size):
             idx = order[start:start + batch_size]
-            ws = net._workspace(idx.shape[0])
-            xp.take(X, idx, axis=1, out=ws.X)  # (n[0], mb)
-            xp.take(Y, idx, axis=1, out=ws.Y)  # (n[L], mb)
-            total += net.train_step(ws.X, ws.Y, opt, cost=True) * idx.shape[0]
-        history["cost"].append(float(backend.to_host(total)) / M)  # the epoch's one transfer
-        line = f"epoch {epoch + 1}/{epochs}  cost {history['cost'][-1]:.6g}"
+            plan = net.plan(idx.shape[0])
+            plan.stage(X, Y, columns=idx)
+            total += plan.train_step(opt) * idx.shape[0]
+        row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
         if validation_data is not None:
-            history["val_cost"].append(_cost_in_chunks(net, Xv, Yv, batch_size))
-            line += f"  val_cost {history['val_cost'][-1]:.6g}"
+            row["val_cost"] = net.cost_of_checked(Xv, Yv, batch_size)
+        elif patience is not None:
+            row["train_cost"] = net.cost_of_checked(X, Y, batch_size)
+        state.epoch += 1
+        history.append(row)
+        state.history.append(row)
         if verbose:
-            print(f"{line}  ({time.perf_counter() - t0:.2f} s)", flush=True)
-        if patience is not None:
-            current = history[monitor][-1]
-            if current < best - min_delta:
-                best, waited = current, 0
-                best_params = [p.copy() for p in net.parameters()]
-            else:
-                waited += 1
-                if waited >= patience:
-                    if verbose:
-                        print(f"early stop: {monitor} has not improved for {patience} epochs; "
-                              f"restoring the best ({best:.6g})", flush=True)
-                    break
+            line = "  ".join(f"{k} {v:.6g}" for k, v in row.items())
+            print(f"epoch {state.epoch}/{last}  {line}  ({time.perf_counter() - t0:.2f} s)", flush=True)
+        if patience is not None and state.watch(net, row[monitor], min_delta) >= patience:
+            if verbose:
+                print(f"early stop: {monitor} has not improved for {patience} epochs; "
+                      f"restoring the best ({state.best:.6g})", flush=True)
+            break
         if callback is not None and callback(epoch, history):
             break
-    if best_params is not None:
-        for p, saved in zip(net.parameters(), best_params):
-            p[...] = saved
+    if patience is not None:
+        state.restore_best(net)
     return history
-
-
-def _cost_in_chunks(net, X, Y, chunk):
-    """The cost over all columns of X, a chunk at a time (bounded memory), as a float."""
-    xp = net.xp
-    M = X.shape[1]
-    total = xp.zeros((), dtype=net.dtype)
-    for start in range(0, M, chunk):
-        Xc, Yc = X[:, start:start + chunk], Y[:, start:start + chunk]
-        ws = net._workspace(Xc.shape[1])
-        net._forward(ws, Xc)
-        total += net._cost(ws, Yc) * Xc.shape[1]
-    return float(backend.to_host(total)) / M

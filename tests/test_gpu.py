@@ -59,15 +59,16 @@ def test_training_steps(act, out, loss, dtype, one_step, fifty_steps):
     """
     host, dev = _pair(act, out, loss, dtype)
     X, Y = _data(loss, m=64)
-    Xh, Yh = host.check_X(X), host.check_Y(Y, 64)
-    Xd, Yd = dev.check_X(X), dev.check_Y(Y, 64)
+    ph_, pd_ = host.plan(64), dev.plan(64)
+    ph_.stage(host.check_inputs(X), host.check_targets(Y, 64))
+    pd_.stage(dev.check_inputs(X), dev.check_targets(Y, 64))
     oh, od = optim.Adam(1e-2), optim.Adam(1e-2)
     for step in range(1, 51):
-        host.train_step(Xh, Yh, oh)
-        dev.train_step(Xd, Yd, od)
+        ph_.train_step(oh, cost=False)
+        pd_.train_step(od, cost=False)
         if step in (1, 50):
             bound = one_step if step == 1 else fifty_steps
-            for ph, pd in zip(host.parameters(), dev.parameters()):
+            for ph, pd in zip(host.params.values(), dev.params.values()):
                 assert _rel(pd, ph) < bound, f"step {step}: {_rel(pd, ph):.2e}"
 
 
@@ -85,17 +86,18 @@ def _pool_allocations_per_step(act, out, loss, m=512, steps=10):
 
     _, dev = _pair(act, out, loss, "float32")
     X, Y = _data(loss, m=m)
-    X, Y = dev.check_X(X), dev.check_Y(Y, m)
+    plan = dev.plan(m)
+    plan.stage(dev.check_inputs(X), dev.check_targets(Y, m))
     opt = optim.Adam(1e-3)
     for _ in range(3):
-        dev.train_step(X, Y, opt)
+        plan.train_step(opt, cost=False)
     cupy.cuda.runtime.deviceSynchronize()
     pool = cupy.get_default_memory_pool()
     used = pool.used_bytes()
     hook = Count()
     with hook:
         for _ in range(steps):
-            dev.train_step(X, Y, opt)
+            plan.train_step(opt, cost=False)
     cupy.cuda.runtime.deviceSynchronize()
     return hook.n / steps, pool.used_bytes() == used
 
@@ -128,7 +130,7 @@ def test_fit_on_device_matches_host():
     h1 = host.fit(X, Y, epochs=5, batch_size=16, optimizer="momentum", lr=0.05)
     h2 = dev.fit(X, Y, epochs=5, batch_size=16, optimizer="momentum", lr=0.05)
     np.testing.assert_allclose(h2["cost"], h1["cost"], rtol=1e-10)
-    for ph, pd in zip(host.parameters(), dev.parameters()):
+    for ph, pd in zip(host.params.values(), dev.params.values()):
         assert _rel(pd, ph) < 1e-10
 
 

@@ -36,12 +36,12 @@ def test_catches_a_missing_one_over_m(monkeypatch, rng):
 def test_report_and_original_untouched(rng):
     net = gpubp.Network([3, 4, 2], activation="tanh", seed=0, device="cpu")  # float32
     X, Y = _data(rng)
-    before = [p.copy() for p in net.parameters()]
+    before = {k: p.copy() for k, p in net.params.items()}
     report = gpubp.gradcheck(net, X, Y, max_entries=5)
     assert list(report.errors) == ["W[1]", "b[1]", "W[2]", "b[2]"]
     assert report.checked == {"W[1]": 5, "b[1]": 4, "W[2]": 5, "b[2]": 2}
     assert "worst" in str(report) and report.max_error < 1e-7
-    for p, q in zip(before, net.parameters()):
+    for p, q in zip(before.values(), net.params.values()):
         assert p.dtype == q.dtype == np.float32 and np.array_equal(p, q)
 
 

@@ -18,7 +18,14 @@ from conftest import OUTPUT_LOSS_PAIRS, random_targets
 
 H = 1e-6  # central-difference step (float64)
 FUSED = [("sigmoid", "bce"), ("softmax", "cross_entropy"), ("identity", "mse"),
-         ("identity", "half_sse")]
+         ("identity", "sse"), ("identity", "half_sse")]
+SQUARED = ["mse", "sse", "half_sse"]
+OUTPUTS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
+
+
+def _c(name, n):
+    """The constant of the fused delta c (A - Y) / m, written out: 2/n, 2, 1, 1, 1."""
+    return {"mse": 2.0 / n, "sse": 2.0, "half_sse": 1.0, "bce": 1.0, "cross_entropy": 1.0}[name]
 
 
 def _loss(name, output):
@@ -56,29 +63,118 @@ def _away_from_zero(rng, shape, lo=0.2, hi=2.5):
     return rng.choice([-1.0, 1.0], shape) * rng.uniform(lo, hi, shape)
 
 
+def _forward(out, xp, Z):
+    Zd = xp.asarray(Z)
+    A = xp.empty_like(Zd)
+    out.forward(Zd, A, xp.empty_like(Zd))
+    return A
+
+
+# reference definitions with rows as examples (y_true, y_pred of shape (m, n)), written out in NumPy
+
+def _ref_sklearn_mse(y_true, y_pred):
+    """sklearn.metrics.mean_squared_error, multioutput='uniform_average', no sample weights:
+    the mean over the examples of each output's squared error, then the mean over the outputs."""
+    output_errors = np.average((y_true - y_pred) ** 2, axis=0)
+    return np.average(output_errors)
+
+
+def _ref_torch_mse(y_pred, y_true):
+    """torch.nn.functional.mse_loss(input, target), reduction='mean': mean over every element."""
+    return ((y_pred - y_true) ** 2).mean()
+
+
+def _ref_sse(y_true, y_pred):
+    """Per example sum over the outputs of (y_hat - y)^2, mean over the examples (seed 001)."""
+    return ((y_pred - y_true) ** 2).sum(axis=1).mean()
+
+
 # ---- value(): the documented formulas, by hand ---------------------------------------------
 
+# n = 3 outputs, m = 2 examples (n = 3 keeps 2/n, 2 and 1 apart: with n = 2, mse = half_sse)
+# A = [[1, 2], [3, 4], [0, 1]], Y = [[0, 2], [1, 1], [-1, 3]]: A - Y = [[1, 0], [2, 3], [1, -2]]
+# squares [[1, 0], [4, 9], [1, 4]]: column 0 sums to 6, column 1 to 13, all six entries to 19
+A3 = [[1.0, 2.0], [3.0, 4.0], [0.0, 1.0]]
+Y3 = [[0.0, 2.0], [1.0, 1.0], [-1.0, 3.0]]
+
+
 def test_mse_by_hand(device, xp):
-    # A = [[1, 2], [3, 4]], Y = [[0, 2], [1, 1]]: A - Y = [[1, 0], [2, 3]]
-    # column 0: 1 + 4 = 5, column 1: 0 + 9 = 9; mean over m = 2 columns: (5 + 9) / 2 = 7
+    # mean over all n m = 6 entries: 19 / 6
     loss, _ = _loss("mse", "identity")
-    A = [[1.0, 2.0], [3.0, 4.0]]
-    Y = [[0.0, 2.0], [1.0, 1.0]]
-    assert _value(loss, xp, A, Y) == pytest.approx(7.0, rel=1e-15)
+    assert _value(loss, xp, A3, Y3) == pytest.approx(19 / 6, rel=1e-15)
+
+
+def test_sse_by_hand(device, xp):
+    # per example sum over the outputs: 6 and 13; mean over m = 2 columns: 19 / 2
+    loss, _ = _loss("sse", "identity")
+    assert _value(loss, xp, A3, Y3) == pytest.approx(19 / 2, rel=1e-15)
 
 
 def test_half_sse_by_hand(device, xp):
-    # same A, Y as above: per example 1/2 sum (a - y)^2 -> 2.5 and 4.5; mean = 3.5
+    # per example 1/2 sum (a - y)^2 -> 3 and 6.5; mean over m = 2: 19 / 4
     loss, _ = _loss("half_sse", "identity")
-    A = [[1.0, 2.0], [3.0, 4.0]]
-    Y = [[0.0, 2.0], [1.0, 1.0]]
-    assert _value(loss, xp, A, Y) == pytest.approx(3.5, rel=1e-15)
+    assert _value(loss, xp, A3, Y3) == pytest.approx(19 / 4, rel=1e-15)
 
 
-def test_mse_divides_by_columns_not_by_entries(device, xp):
+def test_sse_divides_by_columns_not_by_entries(device, xp):
     # one example (m = 1), three outputs each off by 1: loss 1 + 1 + 1 = 3 (not 3 / 3)
-    loss, _ = _loss("mse", "identity")
+    loss, _ = _loss("sse", "identity")
     assert _value(loss, xp, [[1.0], [2.0], [3.0]], [[0.0], [1.0], [2.0]]) == pytest.approx(3.0)
+
+
+def test_mse_divides_by_entries(device, xp):
+    # the same example: mean over the 3 entries, (1 + 1 + 1) / 3 = 1
+    loss, _ = _loss("mse", "identity")
+    assert _value(loss, xp, [[1.0], [2.0], [3.0]], [[0.0], [1.0], [2.0]]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (1, 7), (3, 1), (3, 5), (7, 2)])
+def test_squared_losses_match_the_sklearn_and_torch_definitions(n, m, device, xp, rng):
+    A, Y = rng.normal(0, 2, (n, m)), rng.normal(0, 1, (n, m))
+    mse, _ = _loss("mse", "identity")
+    sse, _ = _loss("sse", "identity")
+    half, _ = _loss("half_sse", "identity")
+    # the references take rows as examples: (m, n)
+    assert _value(mse, xp, A, Y) == pytest.approx(_ref_sklearn_mse(Y.T, A.T), rel=1e-13)
+    assert _value(mse, xp, A, Y) == pytest.approx(_ref_torch_mse(A.T, Y.T), rel=1e-13)
+    assert _value(sse, xp, A, Y) == pytest.approx(_ref_sse(Y.T, A.T), rel=1e-13)
+    assert _value(half, xp, A, Y) == pytest.approx(_ref_sse(Y.T, A.T) / 2, rel=1e-13)
+
+
+@pytest.mark.parametrize("m", [1, 6])
+def test_mse_equals_sse_for_one_output(m, device, xp, rng):
+    A, Y = rng.normal(0, 2, (1, m)), rng.normal(0, 1, (1, m))
+    mse, _ = _loss("mse", "identity")
+    sse, _ = _loss("sse", "identity")
+    assert _value(mse, xp, A, Y) == pytest.approx(_value(sse, xp, A, Y), rel=1e-14)
+    # and so do their derivatives and fused deltas: 2 (A - Y) / m either way
+    Ad, Yd = xp.asarray(A), xp.asarray(Y)
+    d_mse, d_sse, scratch = xp.empty_like(Ad), xp.empty_like(Ad), xp.empty_like(Ad)
+    mse.dA(Ad, Yd, m, d_mse, scratch)
+    sse.dA(Ad, Yd, m, d_sse, scratch)
+    np.testing.assert_allclose(to_host(d_mse), to_host(d_sse), rtol=1e-15)
+    np.testing.assert_allclose(to_host(d_sse), 2 * (A - Y) / m, rtol=1e-15)
+    identity = activations.get("identity")
+    mse.output_delta(identity, Ad, Yd, m, d_mse)
+    sse.output_delta(identity, Ad, Yd, m, d_sse)
+    np.testing.assert_allclose(to_host(d_mse), to_host(d_sse), rtol=1e-15)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10])
+def test_mse_is_sse_over_n_and_half_sse_is_half_sse(n, device, xp, rng):
+    A, Y = rng.normal(0, 2, (n, 5)), rng.normal(0, 1, (n, 5))
+    mse, sse, half = (_loss(name, "identity")[0] for name in SQUARED)
+    assert _value(mse, xp, A, Y) == pytest.approx(_value(sse, xp, A, Y) / n, rel=1e-14)
+    assert _value(half, xp, A, Y) == pytest.approx(_value(sse, xp, A, Y) / 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", SQUARED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_squared_loss_value_keeps_the_dtype(name, dtype, device, xp, rng):
+    loss, _ = _loss(name, "identity")
+    A = xp.asarray(rng.normal(size=(3, 4)), dtype=dtype)
+    Y = xp.asarray(rng.normal(size=(3, 4)), dtype=dtype)
+    assert loss.value(A, Y).dtype == dtype
 
 
 def test_bce_by_hand(device, xp):
@@ -120,37 +216,52 @@ def test_cross_entropy_soft_labels_by_hand(device, xp):
 
 # ---- dA(): finite differences of value() w.r.t. A ------------------------------------------
 
-@pytest.mark.parametrize("name, output", [("mse", "identity"), ("half_sse", "identity"),
-                                          ("bce", "sigmoid"), ("cross_entropy", "softmax")])
-def test_dA_is_finite_difference_gradient_of_value(name, output, device, xp, rng):
-    loss, _ = _loss(name, output)
-    n, m = 3, 4
-    if name in ("bce", "cross_entropy"):
-        A = rng.uniform(0.05, 0.95, (n, m))
-    else:
-        A = rng.normal(0, 2, (n, m))
+@pytest.mark.parametrize("name", SQUARED)
+@pytest.mark.parametrize("n", [1, 3])
+def test_dA_is_finite_difference_gradient_of_value(name, n, device, xp, rng):
+    loss, _ = _loss(name, "identity")
+    m = 4
+    A = rng.normal(0, 2, (n, m))
     Y = random_targets(rng, name, n, m)
     expected = _fd_grad(lambda a: _value(loss, xp, a, Y), A)
     Ad, Yd = xp.asarray(A), xp.asarray(Y)
     out, scratch = xp.empty_like(Ad), xp.empty_like(Ad)
     loss.dA(Ad, Yd, m, out, scratch)
     np.testing.assert_allclose(to_host(out), expected, rtol=1e-6, atol=1e-9)
+    # the constant, written out: c (A - Y) / m with c = 2/n, 2, 1
+    np.testing.assert_allclose(to_host(out), _c(name, n) * (A - Y) / m, rtol=1e-14)
     np.testing.assert_array_equal(to_host(Ad), A)  # A and Y are inputs
     np.testing.assert_array_equal(to_host(Yd), Y)
 
 
+@pytest.mark.parametrize("name", SQUARED)
+def test_dA_uses_the_global_batch_size_and_n_from_A(name, device, xp, rng):
+    """m is the global batch size, not A.shape[1]; mse's n is A.shape[0], the outputs."""
+    loss, _ = _loss(name, "identity")
+    A, Y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    out = xp.empty_like(xp.asarray(A))
+    loss.dA(xp.asarray(A), xp.asarray(Y), 40, out, xp.empty_like(out))
+    np.testing.assert_allclose(to_host(out), _c(name, 3) * (A - Y) / 40, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["bce", "cross_entropy"])
+def test_log_losses_have_no_dA(name):
+    """They meet only their canonical output, which takes the fused delta: no dA to lose precision."""
+    loss, _ = _loss(name, losses.LOSSES[name].canonical)
+    assert not hasattr(loss, "dA")
+
+
 # ---- the fused output delta is the chain rule ----------------------------------------------
 
-@pytest.mark.parametrize("output, name", FUSED)
-def test_fused_delta_equals_chain_rule(output, name, device, xp, rng):
-    loss, out = _loss(name, output)
+@pytest.mark.parametrize("name", SQUARED)
+def test_fused_delta_equals_chain_rule(name, device, xp, rng):
+    loss, out = _loss(name, "identity")
     assert losses.is_fused(loss, out)
     n, m = 4, 6
     Z = rng.normal(0, 1.5, (n, m))
     Y = random_targets(rng, name, n, m)
-    Zd, Yd = xp.asarray(Z), xp.asarray(Y)
-    A = xp.empty_like(Zd)
-    out.forward(Zd, A, xp.empty_like(Zd))
+    Yd = xp.asarray(Y)
+    A = _forward(out, xp, Z)
     # chain rule: dZ = dA * chi'(Z), dA from the loss, the product from the activation's backward
     dA, scratch, chain = xp.empty_like(A), xp.empty_like(A), xp.empty_like(A)
     loss.dA(A, Yd, m, dA, scratch)
@@ -158,9 +269,25 @@ def test_fused_delta_equals_chain_rule(output, name, device, xp, rng):
     fused = xp.empty_like(A)
     loss.output_delta(out, A, Yd, m, fused)
     np.testing.assert_allclose(to_host(fused), to_host(chain), rtol=1e-10, atol=1e-14)
-    # and the constant: c (A - Y) / m with c = 2 for mse, else 1
-    c = 2.0 if name == "mse" else 1.0
-    np.testing.assert_allclose(to_host(fused), c * (to_host(A) - Y) / m, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("output, name", FUSED)
+@pytest.mark.parametrize("n", [1, 3])
+def test_fused_delta_is_finite_difference_of_value_in_z(output, name, n, device, xp, rng):
+    """The fused constants: output_delta = d value(chi(Z)) / dZ = c (A - Y) / m, c = 2/n, 2, 1, 1, 1."""
+    loss, out = _loss(name, output)
+    if output == "softmax" and n == 1:
+        n = 2  # softmax of one unit is constant 1
+    m = 5
+    Z = rng.normal(0, 2, (n, m))
+    Y = random_targets(rng, name, n, m)
+    expected = _fd_grad(lambda z: float(loss.value(_forward(out, xp, z), xp.asarray(Y))), Z)
+    A = _forward(out, xp, Z)
+    dZ = xp.empty_like(A)
+    loss.output_delta(out, A, xp.asarray(Y), m, dZ)
+    np.testing.assert_allclose(to_host(dZ), expected, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(to_host(dZ), _c(name, n) * (to_host(A) - Y) / m, rtol=1e-14,
+                               atol=1e-16)
 
 
 @pytest.mark.parametrize("output, name", FUSED)
@@ -175,6 +302,17 @@ def test_fused_delta_uses_the_global_batch_size(output, name, device, xp, rng):
     loss.output_delta(out, A, xp.asarray(Y), 4, d4)
     loss.output_delta(out, A, xp.asarray(Y), 40, d40)
     np.testing.assert_allclose(to_host(d40) * 10, to_host(d4), rtol=1e-14)
+    # n is A.shape[0] (3), m the argument (40): c (A - Y) / 40
+    np.testing.assert_allclose(to_host(d40), _c(name, 3) * (to_host(A) - Y) / 40, rtol=1e-14)
+
+
+@pytest.mark.parametrize("output, name", [(o, n) for o, n in OUTPUT_LOSS_PAIRS
+                                          if (o, n) not in FUSED])
+def test_output_delta_refuses_a_non_canonical_pair(output, name, xp):
+    loss, out = _loss(name, output)
+    A = xp.zeros((2, 3))
+    with pytest.raises(ValueError, match="output='identity'"):
+        loss.output_delta(out, A, A, 3, xp.empty_like(A))
 
 
 def test_softmax_cross_entropy_delta_is_finite_difference_in_logits(device, xp, rng):
@@ -207,8 +345,9 @@ def test_sigmoid_bce_delta_is_finite_difference_in_logits(device, xp, rng):
 
 
 @pytest.mark.parametrize("output, name", OUTPUT_LOSS_PAIRS)
-def test_chain_rule_for_every_pair_is_finite_difference_in_z(output, name, device, xp, rng):
-    """Any output meets any loss through dZ = dA * chi'(Z): check it against d value(chi(Z)) / dZ."""
+def test_every_pair_is_finite_difference_in_z(output, name, device, xp, rng):
+    """Every defined pair, as the network runs it (the fused delta for the canonical pairs, else
+    dZ = dA * chi'(Z)): check it against d value(chi(Z)) / dZ."""
     loss, out = _loss(name, output)
     n, m = 3, 4
     Z = _away_from_zero(rng, (n, m))  # relu / leaky_relu: no kink within a step
@@ -220,12 +359,28 @@ def test_chain_rule_for_every_pair_is_finite_difference_in_z(output, name, devic
         return float(loss.value(a, xp.asarray(Y)))
 
     expected = _fd_grad(cost, Z)
-    A = xp.empty_like(xp.asarray(Z))
-    out.forward(xp.asarray(Z), A, xp.empty_like(A))
+    A = _forward(out, xp, Z)
     dA, scratch, dZ = xp.empty_like(A), xp.empty_like(A), xp.empty_like(A)
-    loss.dA(A, xp.asarray(Y), m, dA, scratch)
-    out.backward(A, dA, dZ)
+    if losses.is_fused(loss, out):
+        loss.output_delta(out, A, xp.asarray(Y), m, dZ)
+    else:
+        loss.dA(A, xp.asarray(Y), m, dA, scratch)
+        out.backward(A, dA, dZ)
     np.testing.assert_allclose(to_host(dZ), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_output_loss_pairs_are_every_defined_pair():
+    """conftest's OUTPUT_LOSS_PAIRS lists exactly the pairs get() accepts."""
+    accepted = set()
+    for name in losses.LOSSES:
+        for output in OUTPUTS:
+            try:
+                losses.get(name, activations.get(output))
+            except ValueError:
+                continue
+            accepted.add((output, name))
+    assert accepted == set(OUTPUT_LOSS_PAIRS)
+    assert len(OUTPUT_LOSS_PAIRS) == len(set(OUTPUT_LOSS_PAIRS)) == 3 * 6 + 2
 
 
 def test_only_canonical_pairs_are_fused():
@@ -361,24 +516,51 @@ def test_cross_entropy_valid_targets_pass(dtype, device, xp, rng):
 
 # ---- get() ---------------------------------------------------------------------------------
 
+CANONICAL = {"bce": "sigmoid", "cross_entropy": "softmax"}
+
+
 @pytest.mark.parametrize("name", ["bce", "cross_entropy"])
 @pytest.mark.parametrize("output", ["tanh", "relu", "identity", "leaky_relu"])
 def test_get_refuses_log_loss_on_output_outside_unit_interval(name, output):
     with pytest.raises(ValueError, match=r"\(0, 1\)") as info:
         losses.get(name, activations.get(output))
-    assert output in str(info.value)
+    msg = str(info.value)
+    assert f"output={output!r}" in msg
+    assert f"loss {name!r} needs output={CANONICAL[name]!r} (its canonical pair" in msg
+    assert not isinstance(info.value, NameNotFound)
 
 
-@pytest.mark.parametrize("name", ["bce", "cross_entropy"])
-@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
-def test_get_accepts_log_loss_on_unit_interval_output(name, output):
-    assert losses.get(name, activations.get(output)).name == name
+def test_get_refuses_bce_with_softmax_naming_the_canonical_pairs():
+    with pytest.raises(ValueError) as info:
+        losses.get("bce", activations.get("softmax"))
+    assert str(info.value) == (
+        "loss 'bce' needs output='sigmoid' (its canonical pair, dZ[L] = (A[L] - Y)/m); with "
+        "output='softmax' the gradient is lost in float32 when the output saturates; for one "
+        "class per column use output='softmax' with loss='cross_entropy'")
 
 
-@pytest.mark.parametrize("name", ["mse", "half_sse"])
-@pytest.mark.parametrize("output", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"])
+def test_get_refuses_cross_entropy_with_sigmoid_naming_the_canonical_pairs():
+    with pytest.raises(ValueError) as info:
+        losses.get("cross_entropy", activations.get("sigmoid"))
+    msg = str(info.value)
+    assert msg.startswith("loss 'cross_entropy' needs output='softmax' (its canonical pair, "
+                          "dZ[L] = (A[L] - Y)/m); with output='sigmoid' the gradient is lost in "
+                          "float32 when the output saturates")
+    assert "output='sigmoid' with loss='bce'" in msg
+
+
+@pytest.mark.parametrize("name, output", CANONICAL.items())
+def test_get_accepts_log_loss_on_its_canonical_output(name, output):
+    loss, out = _loss(name, output)
+    assert loss.name == name and losses.is_fused(loss, out)
+
+
+@pytest.mark.parametrize("name", SQUARED)
+@pytest.mark.parametrize("output", OUTPUTS)
 def test_get_accepts_squared_losses_on_any_output(name, output):
-    assert losses.get(name, activations.get(output)).name == name
+    loss, out = _loss(name, output)
+    assert loss.name == name
+    assert losses.is_fused(loss, out) == (output == "identity")
 
 
 def test_get_unknown_loss_lists_the_valid_names():
@@ -386,7 +568,7 @@ def test_get_unknown_loss_lists_the_valid_names():
         losses.get("hinge", activations.get("identity"))
     msg = str(info.value)
     assert "'hinge'" in msg
-    for name in ("mse", "half_sse", "bce", "cross_entropy"):
+    for name in ("mse", "sse", "half_sse", "bce", "cross_entropy"):
         assert name in msg
 
 
@@ -395,6 +577,8 @@ def test_get_returns_a_loss_object_itself_but_still_checks_the_pair():
     assert losses.get(bce, activations.get("sigmoid")) is bce
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         losses.get(bce, activations.get("tanh"))
+    with pytest.raises(ValueError, match="gradient is lost in float32"):
+        losses.get(bce, activations.get("softmax"))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

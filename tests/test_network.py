@@ -126,7 +126,7 @@ def test_zero_examples():
     (dict(loss="hinge"), "unknown loss 'hinge'; valid losss are: bce, cross_entropy, half_sse, mse"),
     (dict(out="tanh", loss="bce"), "needs outputs in \\(0, 1\\)"),
     (dict(act="softmax"), "output layer only"),
-    (dict(dtype="float16"), "dtype must be one of float32, float64"),
+    (dict(dtype="float16"), "dtype must be float32 or float64"),
     (dict(device="tpu"), "valid device values are: auto, cpu, gpu"),
 ])
 def test_bad_configuration(kw, match):
@@ -207,18 +207,19 @@ def test_training_step_allocates_nothing(act, out, loss, opt, rng):
     # the columns) is smaller than any (n[l], m) array: the test then catches any such temporary
     m = 4096
     net = make([32, 64, 48, 10], act, out, loss, dtype="float32")
-    X = net.check_X(rng.normal(size=(32, m)))
-    Y = net.check_Y(random_targets(rng, loss, 10, m), m)
+    plan = net.plan(m)
+    plan.stage(net.check_inputs(rng.normal(size=(32, m))),
+               net.check_targets(random_targets(rng, loss, 10, m), m))
     optimizer = optim.get(opt, 1e-3)
     for _ in range(2):
-        net.train_step(X, Y, optimizer)
+        plan.train_step(optimizer, cost=False)
     smallest = 4 * 10 * m  # bytes of the smallest (n[l], m) float32 array
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         for _ in range(3):
-            net.train_step(X, Y, optimizer)
+            plan.train_step(optimizer, cost=False)
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -121,7 +121,9 @@ def test_one_training_step_worked_by_hand():
     x, y = np.array([[0.05], [0.10]]), np.array([[0.01], [0.99]])
     np.testing.assert_allclose(net.forward(x), [[0.75136507], [0.772928465]], rtol=1e-8)
     assert net.cost(x, y) == pytest.approx(0.298371109, rel=1e-8)
-    net.train_step(net.check_X(x), net.check_Y(y, 1), optim.SGD(0.5))
+    plan = net.plan(1)
+    plan.stage(net.check_inputs(x), net.check_targets(y, 1))
+    plan.train_step(optim.SGD(0.5))
     # the tutorial prints 8 or 9 decimals: agree to half a unit in the 8th
     np.testing.assert_allclose(net.W[2], [[0.35891648, 0.408666186], [0.511301270, 0.561370121]],
                                rtol=0, atol=5e-9)

@@ -1,0 +1,638 @@
+"""Graph: a network written as its equations. Inputs, weights, biases, layers, outputs with a loss.
+
+A layer is ``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)``: any number of terms, each a parameter
+times an input or an earlier layer, and any parameter may be used by any number of layers
+(seed 000's shared ``Wx``). Seed 000, as its equations::
+
+    g = Graph(dtype="float64", seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)        # (2, m) each
+    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
+    H1 = g.layer("H1", Wx @ X1)                          # identity unless activation= is given
+    H2 = g.layer("H2", Wh @ H1 + Wx @ X2)
+    Y_hat = g.layer("Y_hat", Wy @ H2)
+    g.output(Y_hat, loss="half_sse")
+
+Backward through a graph, for a layer ``Z = W_1 A_1 + W_2 A_2 + b``, ``A = chi(Z)``::
+
+    dZ   = dA * chi'(Z)          dA: the sum of what every consumer of A sent back
+    dW_k = dZ A_k^T              (+= when W_k is used by several layers: one gradient, a sum of uses)
+    dA_k = W_k^T dZ              (+= when A_k feeds several layers)
+    db   = dZ 1^T
+
+Shapes are checked when the graph is built; :meth:`Graph.output` completes it and allocates the
+parameters (one flat buffer, :mod:`gpubp.params`). The schedule that runs these equations is
+:class:`gpubp.plan.Plan`. The equations, names and shapes that error messages (and explanations)
+show are written here, once, in :class:`Layer`.
+"""
+
+import collections
+import copy as _copy
+import threading
+
+import numpy as np
+
+from . import activations as _activations
+from . import backend
+from . import losses as _losses
+from .errors import DataError, GpubpError, ShapeError
+from .params import FlatArrays, Layout
+
+
+def as_dtype(dtype):
+    """``np.float32`` or ``np.float64`` from any spelling (``"float32"``, ``"f4"``, ``np.float32``, ...)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
+                         f"np.float32, ...); got {dtype!r}")
+    return dt
+
+
+def _check_name(name, taken):
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a name must be a non-empty string; got {name!r}")
+    if name in taken:
+        raise GpubpError(f"the name {name!r} is already used in this graph by {taken[name]}; "
+                         f"every input, parameter and layer needs its own name")
+
+
+# ---- the pieces of an equation ------------------------------------------------------------
+
+class Node:
+    """Something with ``n`` rows per example: an input or a layer. ``A`` of it is ``(n, m)``."""
+
+    kind = "node"
+
+    def __init__(self, name, n, symbol=None, size=None):
+        self.name = name            # the key of its data (inputs) or of its trace (layers)
+        self.n = int(n)
+        self.symbol = symbol or name  # how equations write it: A[0], A[1], H1, ...
+        self.size = size            # how the notes write n: "n[0]", or None
+
+    def __rmatmul__(self, W):
+        raise TypeError(f"{W!r} @ {self.symbol}: the left factor must be a parameter from "
+                        f"graph.weight(...)")
+
+    def __repr__(self):
+        return f"{self.kind} {self.symbol} ({self.n}, m)"
+
+    @property
+    def label(self):
+        """``A[0] = X`` where the symbol and the name differ, else the name."""
+        return self.symbol if self.symbol == self.name else f"{self.symbol} = {self.name}"
+
+
+class Input(Node):
+    kind = "input"
+
+
+class Param:
+    """A weight ``(rows, cols)`` or a bias ``(n, 1)``: ``W @ A`` makes a term, ``... + b`` adds a bias."""
+
+    def __init__(self, name, shape, role):
+        self.name = name
+        self.shape = tuple(int(s) for s in shape)
+        self.role = role  # "weight" or "bias"
+
+    def __matmul__(self, node):
+        if not isinstance(node, Node):
+            raise TypeError(f"{self.name} @ {node!r}: the right factor must be an input or a layer "
+                            f"of the graph")
+        return Expr([Term(self, node)], None)
+
+    def __add__(self, other):
+        return Expr([], self) + other
+
+    __radd__ = __add__
+
+    def __repr__(self):
+        return f"{self.role} {self.name} {self.shape}"
+
+
+class Term:
+    """``W A``: one product of a layer's sum."""
+
+    def __init__(self, W, A):
+        self.W, self.A = W, A
+
+    def __str__(self):
+        return f"{self.W.name} {self.A.symbol}"
+
+
+class Expr:
+    """``W_1 A_1 + W_2 A_2 + ... (+ b)``: what a layer sums before its activation."""
+
+    def __init__(self, terms, bias):
+        self.terms, self.bias = list(terms), bias
+
+    def __add__(self, other):
+        if other is None:
+            return self
+        if isinstance(other, Param):
+            other = Expr([], other)
+        if not isinstance(other, Expr):
+            raise TypeError(f"cannot add {other!r} to {self}: a layer sums terms W @ A and one "
+                            f"bias parameter")
+        if self.bias is not None and other.bias is not None:
+            raise GpubpError(f"{self} + {other}: a layer takes at most one bias")
+        return Expr(self.terms + other.terms, self.bias or other.bias)
+
+    __radd__ = __add__
+
+    def __str__(self):
+        parts = [str(t) for t in self.terms] + ([self.bias.name] if self.bias else [])
+        return " + ".join(parts)
+
+
+class Layer(Node):
+    """``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)``; ``A`` is ``(n, m)``.
+
+    ``z`` and ``dz`` are the symbols of its pre-activation and of dCost/dZ (``Z[1]``, ``dZ[1]`` in
+    a chain; ``Z_H1``, ``dZ_H1`` in a graph).
+    """
+
+    kind = "layer"
+
+    def __init__(self, name, expr, activation, symbol=None, z=None, dz=None, size=None):
+        self.terms, self.bias, self.activation = expr.terms, expr.bias, activation
+        super().__init__(name, expr.terms[0].W.shape[0], symbol, size)
+        self.z = z or f"Z_{name}"
+        self.dz = dz or f"d{self.z}"
+
+    def equation(self):
+        """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms."""
+        return f"{self.z} = " + str(Expr(self.terms, self.bias))
+
+    def activation_equation(self):
+        return f"{self.symbol} = {self.activation.name}({self.z})"
+
+    def check_term(self, term, A_shape, data=False):
+        """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
+        cannot be formed with ``A`` of shape ``A_shape`` (``(n, m)`` data, or ``(n,)`` at build)."""
+        W, A = term.W, term.A
+        shape = tuple(A_shape) if data else (A_shape[0], "m")
+        show = "(" + ", ".join(str(s) for s in shape) + ")"
+        if data and len(A_shape) != 2:
+            raise ShapeError(f"{self.equation()}: {A.label} must be 2-D ({A.size or A.n}, m), one "
+                             f"column per example; got shape {shape}"
+                             + ("; for a single example use x.reshape(-1, 1)" if len(shape) == 1 else ""))
+        if W.shape[1] != A_shape[0]:
+            must = f"({A.size}, m) = ({W.shape[1]}, m)" if A.size else f"({W.shape[1]}, m)"
+            hint = ""
+            if data and isinstance(A, Input) and A_shape[1] == W.shape[1]:
+                hint = f"; {A.name} looks transposed (rows as examples): pass {A.name}.T"
+            raise ShapeError(f"{self.equation()}: {W.name} is {W.shape} but {A.label} is {show}; "
+                             f"inner sizes {W.shape[1]} != {A_shape[0]} (columns are examples: "
+                             f"{A.label} must be {must}){hint}")
+
+    def __repr__(self):
+        return f"layer {self.symbol} = {self.activation.name}({Expr(self.terms, self.bias)})"
+
+
+# ---- the graph ------------------------------------------------------------------------------
+
+class Graph:
+    """A network of layers ``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)``, built as its equations.
+
+    Parameters
+    ----------
+    dtype : float32 (default) or float64, in any NumPy spelling
+    device : "auto", "cpu", "gpu" or None (the environment variable GPUBP_DEVICE, default auto)
+    seed : int or None
+        Seeds the initialization (and the shuffling of :meth:`fit`).
+
+    Build with :meth:`input`, :meth:`weight`, :meth:`bias`, :meth:`layer`, then :meth:`output`,
+    which completes the graph. Then ``params`` holds the live parameter arrays by name.
+    """
+
+    #: NumPy scratch and the layer buffers of a forward pass stay under about this many bytes
+    FORWARD_BYTES = 64 * 2**20
+
+    def __init__(self, dtype="float32", device=None, seed=None):
+        self.dtype = as_dtype(dtype)
+        self.device = backend.resolve(device)
+        self.xp = backend.xp_for(self.device)
+        self.seed = seed
+        self.inputs = {}         # name -> Input
+        self.param_nodes = {}    # name -> Param, in declaration order
+        self.layers = {}         # name -> Layer, in order of creation (a topological order)
+        self.outputs = []        # the output layers
+        self.loss = None
+        self.params = None       # FlatArrays, once output() completes the graph
+        self.grads = None        # FlatArrays: what the last backward pass wrote
+        self.training = None     # the state fit() keeps between calls (gpubp.train.TrainingState)
+        self._names = {}
+        self._plans = collections.OrderedDict()
+        self._local = threading.local()
+
+    # ---- building ------------------------------------------------------------------------
+
+    def _building(self, what):
+        if self.params is not None:
+            raise GpubpError(f"cannot add {what}: the graph was completed by output(); build a new one")
+
+    def input(self, name, n, symbol=None, size=None):
+        """An input of ``n`` rows per example: its data is ``(n, m)``, one column per example."""
+        self._building(f"input {name!r}")
+        _check_name(name, self._names)
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"input {name!r}: n must be a positive integer; got {n!r}")
+        node = Input(name, n, symbol, size)
+        self.inputs[name] = node
+        self._names[name] = repr(node)
+        return node
+
+    def weight(self, name, shape):
+        """A weight matrix ``(rows, cols)``: ``W @ A`` needs ``A`` with ``cols`` rows, gives ``rows``.
+
+        Initialized when the graph completes: Glorot (uniform) if the first layer using it is
+        sigmoid, tanh, identity or softmax; He (normal) if it is relu or leaky_relu.
+        """
+        return self._param(name, shape, "weight")
+
+    def bias(self, name, n):
+        """A bias ``(n, 1)``, broadcast over the m columns; initialized to 0."""
+        return self._param(name, (n, 1), "bias")
+
+    def _param(self, name, shape, role):
+        self._building(f"{role} {name!r}")
+        _check_name(name, self._names)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
+        if shape is None or len(shape) != 2 or not all(
+                isinstance(s, (int, np.integer)) and s >= 1 for s in shape):
+            raise ValueError(f"{role} {name!r}: shape must be two positive integers (rows, cols); "
+                             f"got {shape!r}")
+        p = Param(name, shape, role)
+        self.param_nodes[name] = p
+        self._names[name] = repr(p)
+        return p
+
+    def layer(self, name, expr, activation="identity", bias=False, symbol=None, z=None, dz=None,
+              size=None):
+        """A layer ``A = chi(Z)``, ``Z = expr``: a sum of ``W @ A`` terms (and a bias).
+
+        ``bias=True`` adds a new bias parameter ``b_<name>`` (zeros) when ``expr`` has none.
+        """
+        self._building(f"layer {name!r}")
+        _check_name(name, self._names)
+        if isinstance(expr, Param):
+            raise TypeError(f"layer {name!r}: {expr.name} alone is not a layer's sum; write "
+                            f"{expr.name} @ A for a term")
+        if not isinstance(expr, Expr) or not expr.terms:
+            raise TypeError(f"layer {name!r}: expected a sum of terms W @ A (+ a bias); got {expr!r}")
+        if bias and expr.bias is None:
+            expr = expr + self.bias(f"b_{name}", expr.terms[0].W.shape[0])
+        act = _activations.get(activation)
+        layer = Layer(name, expr, act, symbol, z, dz, size)
+        for t in layer.terms:
+            for p in (t.W,):
+                if self.param_nodes.get(p.name) is not p:
+                    raise GpubpError(f"layer {name!r}: {p.name} is not a parameter of this graph")
+            if self.inputs.get(t.A.name) is not t.A and self.layers.get(t.A.name) is not t.A:
+                raise GpubpError(f"layer {name!r}: {t.A.symbol} is not an input or an earlier "
+                                 f"layer of this graph")
+            layer.check_term(t, (t.A.n,))
+            if t.W.shape[0] != layer.n:
+                first = layer.terms[0]
+                raise ShapeError(f"{layer.equation()}: term {first} gives ({layer.n}, m) but term "
+                                 f"{t} gives ({t.W.shape[0]}, m); every term of a layer must give "
+                                 f"the same rows")
+        b = layer.bias
+        if b is not None:
+            if self.param_nodes.get(b.name) is not b:
+                raise GpubpError(f"layer {name!r}: {b.name} is not a parameter of this graph")
+            if b.shape != (layer.n, 1):
+                raise ShapeError(f"{layer.equation()}: {b.name} is {b.shape} but the terms give "
+                                 f"({layer.n}, m), so {b.name} must be ({layer.n}, 1)")
+        self.layers[name] = layer
+        self._names[name] = repr(layer)
+        return layer
+
+    def output(self, layers, loss="half_sse"):
+        """Make ``layers`` (one layer or a list) the outputs, compared with the targets by ``loss``.
+
+        The cost is the sum over the outputs of the loss, each a mean over the m examples. This
+        completes the graph: the parameters are allocated and initialized.
+        """
+        self._building("an output")
+        layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
+        if not layers:
+            raise ValueError("output() needs at least one layer")
+        for layer in layers:
+            if not isinstance(layer, Layer) or self.layers.get(layer.name) is not layer:
+                raise GpubpError(f"output: {layer!r} is not a layer of this graph")
+        loss = _losses.get(loss, layers[0].activation)
+        for layer in layers[1:]:
+            _losses.get(loss, layer.activation)
+        consumers = self.consumers()
+        for layer in layers:
+            if consumers[layer.name]:
+                users = ", ".join(c.name for c, _ in consumers[layer.name])
+                raise GpubpError(f"output {layer.name} also feeds {users}; an output layer must "
+                                 f"not feed other layers")
+        for layer in self.layers.values():
+            if layer not in layers and not layer.activation.hidden_ok:
+                raise ValueError(f"layer {layer.name}: {layer.activation.name} is for the output "
+                                 f"layer only")
+        # every layer must lead to an output: else nothing sends its dA back
+        reaches = {layer.name for layer in layers}
+        for layer in reversed(list(self.layers.values())):
+            if layer.name in reaches:
+                reaches.update(t.A.name for t in layer.terms)
+        lost = [name for name in self.layers if name not in reaches]
+        if lost:
+            raise GpubpError(f"layer(s) {', '.join(lost)} lead to no output; remove them or "
+                             f"connect them")
+        self.outputs, self.loss = layers, loss
+        layout = Layout((p.name, p.shape) for p in self.param_nodes.values())
+        self.params = FlatArrays(layout, self.xp, self.dtype)
+        self.grads = self.params.like()  # a parameter no layer uses keeps gradient 0
+        self._initialize()
+        return self
+
+    def _initialize(self):
+        rng = np.random.default_rng(self.seed)
+        first_use = {}
+        for layer in self.layers.values():
+            for t in layer.terms:
+                first_use.setdefault(t.W.name, layer)
+        for p in self.param_nodes.values():
+            if p.role == "bias" or p.name not in first_use:
+                continue  # biases (and unused parameters) start at 0
+            fan_out, fan_in = p.shape
+            if first_use[p.name].activation.name in ("relu", "leaky_relu"):
+                W = rng.normal(0, np.sqrt(2.0 / fan_in), p.shape)                  # He
+            else:
+                s = np.sqrt(6.0 / (fan_in + fan_out))
+                W = rng.uniform(-s, s, p.shape)                                     # Glorot
+            self.params[p.name] = W
+
+    # ---- description ---------------------------------------------------------------------
+
+    def _complete(self):
+        if self.params is None:
+            raise GpubpError("the graph is not complete: call output(layer, loss=...) first")
+
+    def consumers(self):
+        """``{node name: [(layer, term), ...]}``: who reads each input and layer."""
+        out = {name: [] for name in list(self.inputs) + list(self.layers)}
+        for layer in self.layers.values():
+            for t in layer.terms:
+                out[t.A.name].append((layer, t))
+        return out
+
+    def uses(self):
+        """``{parameter name: [(layer, term or None for a bias), ...]}``, in layer order."""
+        out = {name: [] for name in self.param_nodes}
+        for layer in self.layers.values():
+            for t in layer.terms:
+                out[t.W.name].append((layer, t))
+            if layer.bias is not None:
+                out[layer.bias.name].append((layer, None))
+        return out
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}(dtype={self.dtype.name!r}, device={self.device!r})"]
+        lines += [f"  {node!r}" for node in self.inputs.values()]
+        lines += [f"  {layer!r}" for layer in self.layers.values()]
+        if self.outputs:
+            lines.append(f"  output {', '.join(o.name for o in self.outputs)}, loss {self.loss.name}")
+        return "\n".join(lines)
+
+    # ---- data at the public edge -----------------------------------------------------------
+
+    def feed(self, X, what="X"):
+        """The inputs as ``{input name: (n, m) array}``. A bare array feeds a single input."""
+        if isinstance(X, dict):
+            missing = [n for n in self.inputs if n not in X]
+            extra = [n for n in X if n not in self.inputs]
+            if missing or extra:
+                raise GpubpError(f"{what} must give every input of the graph by name: "
+                                 f"{', '.join(self.inputs)}; "
+                                 + (f"missing {', '.join(missing)}" if missing else "")
+                                 + ("; " if missing and extra else "")
+                                 + (f"unknown {', '.join(map(str, extra))}" if extra else ""))
+            return dict(X)
+        if len(self.inputs) != 1:
+            raise TypeError(f"this graph has {len(self.inputs)} inputs; pass {what} as a dict "
+                            f"{{name: array}} with {', '.join(self.inputs)}")
+        return {next(iter(self.inputs)): X}
+
+    def feed_targets(self, Y, what="Y"):
+        """The targets as ``{output name: (n, m) array}``. A bare array for a single output."""
+        if isinstance(Y, dict):
+            names = [o.name for o in self.outputs]
+            if sorted(Y) != sorted(names):
+                raise GpubpError(f"{what} must give a target for each output by name: "
+                                 f"{', '.join(names)}; got {', '.join(map(str, Y))}")
+            return dict(Y)
+        if len(self.outputs) != 1:
+            raise TypeError(f"this graph has {len(self.outputs)} outputs; pass {what} as a dict "
+                            f"{{output name: array}}")
+        return {self.outputs[0].name: Y}
+
+    def unfeed(self, outputs):
+        """What :meth:`forward` returns, from ``{output name: array}``: the array for one output."""
+        return outputs[self.outputs[0].name] if len(outputs) == 1 else outputs
+
+    def check_inputs(self, X, what="X"):
+        """``{name: (n, m) device array}``: on this device and dtype, 2-D, one m for all, finite."""
+        self._complete()
+        data = self.feed(X, what)
+        consumers = self.consumers()
+        out, m = {}, None
+        for name, node in self.inputs.items():
+            a = backend.to_device(data[name], self.xp)
+            shape = tuple(a.shape)
+            readers = consumers[name]
+            if readers:
+                layer, term = readers[0]
+                layer.check_term(term, shape, data=True)
+            elif len(shape) != 2 or shape[0] != node.n:
+                raise ShapeError(f"input {name} must be ({node.n}, m); got {shape}")
+            if m is None:
+                m = shape[1]
+                if m == 0:
+                    raise DataError(f"{what} has no examples: {name} is {shape}; a batch needs "
+                                    f"m >= 1 columns")
+            elif shape[1] != m:
+                raise ShapeError(f"every input needs the same m (columns): "
+                                 f"{next(iter(out))} has {m}, {name} has {shape[1]}")
+            a = a.astype(self.dtype, copy=False)
+            _check_finite(name if name != "X" or what == "X" else what, a)
+            out[name] = a
+        return out
+
+    def check_targets(self, Y, m, what="Y"):
+        """``{output name: (n, m) device array}``, checked against the loss."""
+        self._complete()
+        data = self.feed_targets(Y, what)
+        out = {}
+        for layer in self.outputs:
+            y = backend.to_device(data[layer.name], self.xp)
+            if y.ndim == 1 and layer.n == 1:
+                y = y.reshape(1, -1)  # a row of labels, as in seed 004's Y = (y^1 ... y^m)
+            if y.shape != (layer.n, m):
+                name = what if len(self.outputs) == 1 else f"{what}[{layer.name!r}]"
+                hint = f"; {name} looks transposed (rows as examples): pass {name}.T" \
+                    if y.shape == (m, layer.n) else ""
+                raise ShapeError(f"the cost compares {layer.symbol} with {name}: {layer.symbol} is "
+                                 f"({layer.n}, {m}) but {name} is {y.shape}; {name} must be "
+                                 f"({layer.size or layer.n}, m) = ({layer.n}, {m}){hint}")
+            y = y.astype(self.dtype, copy=False)
+            _check_finite(what if len(self.outputs) == 1 else f"{what}[{layer.name!r}]", y)
+            self.loss.check_targets(y)
+            out[layer.name] = y
+        return out
+
+    # ---- plans ---------------------------------------------------------------------------------
+
+    def plan(self, m):
+        """The training step for batches of ``m`` examples (:class:`gpubp.plan.Plan`), kept for reuse."""
+        from .plan import Plan
+
+        self._complete()
+        p = self._plans.get(m)
+        if p is None:
+            p = self._plans[m] = Plan(self, m, train=True)
+            while len(self._plans) > 3:  # a fit uses two sizes: the batch and the remainder
+                self._plans.popitem(last=False)
+        self._plans.move_to_end(m)
+        return p
+
+    def forward_plan(self, m):
+        """A forward-only plan for ``m`` examples, one set per thread (so threads never share it)."""
+        from .plan import Plan
+
+        self._complete()
+        plans = getattr(self._local, "plans", None)
+        if plans is None:
+            plans = self._local.plans = collections.OrderedDict()
+        p = plans.get(m)
+        if p is None:
+            p = plans[m] = Plan(self, m, train=False)
+            while len(plans) > 2:  # the chunk and the remainder
+                plans.popitem(last=False)
+        return p
+
+    def chunk_size(self, M):
+        """Columns per forward chunk: the layer buffers stay under ``FORWARD_BYTES``."""
+        rows = sum(node.n for node in self.inputs.values()) + 2 * sum(
+            layer.n for layer in self.layers.values())
+        return int(max(1, min(M, self.FORWARD_BYTES // (rows * self.dtype.itemsize))))
+
+    # ---- the public API --------------------------------------------------------------------
+
+    def forward(self, X, batch_size=None):
+        """The outputs ``A`` for the examples in the columns of ``X``: new arrays, ``(n, m)`` each.
+
+        Runs in chunks of ``batch_size`` columns (default: what fits in ``FORWARD_BYTES``), so any
+        number of examples takes bounded memory; safe to call from several threads at once.
+        """
+        X = self.check_inputs(X)
+        M = next(iter(X.values())).shape[1]
+        chunk = batch_size or self.chunk_size(M)
+        out = {o.name: self.xp.empty((o.n, M), self.dtype) for o in self.outputs}
+        for start in range(0, M, chunk):
+            cols = slice(start, min(start + chunk, M))
+            plan = self.forward_plan(cols.stop - cols.start)
+            plan.stage({k: v[:, cols] for k, v in X.items()})
+            for name, A in plan.forward().items():
+                out[name][:, cols] = A
+        return self.unfeed(out)
+
+    def cost(self, X, Y, batch_size=None):
+        """The cost (sum over outputs of the mean loss over the m examples) as a Python float."""
+        X = self.check_inputs(X)
+        M = next(iter(X.values())).shape[1]
+        Y = self.check_targets(Y, M)
+        return self.cost_of_checked(X, Y, batch_size or self.chunk_size(M))
+
+    def cost_of_checked(self, X, Y, chunk):
+        """The cost of checked device data ``X``, ``Y`` in chunks of ``chunk`` columns, as a float."""
+        M = next(iter(X.values())).shape[1]
+        total = self.xp.zeros((), self.dtype)
+        for start in range(0, M, chunk):
+            cols = slice(start, min(start + chunk, M))
+            plan = self.forward_plan(cols.stop - cols.start)
+            plan.stage({k: v[:, cols] for k, v in X.items()}, {k: v[:, cols] for k, v in Y.items()})
+            plan.forward()
+            total += plan.cost() * (cols.stop - cols.start)
+        return float(backend.to_host(total)) / M
+
+    def gradients(self, X, Y):
+        """``(cost, grads)``: the cost and ``grads[name]`` = dCost/d(parameter), copies shaped like
+        the parameters; ``grads.contributions(name)`` gives one term per use of a shared parameter."""
+        X = self.check_inputs(X)
+        m = next(iter(X.values())).shape[1]
+        Y = self.check_targets(Y, m)
+        plan = self.plan(m)
+        plan.stage(X, Y)
+        plan.forward()
+        cost = float(backend.to_host(plan.cost()))
+        plan.backward()
+        return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
+
+    def fit(self, X, Y, **options):
+        """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""
+        from .train import fit  # train.py builds on this module; the method is a convenience
+
+        return fit(self, X, Y, **options)
+
+    def copy(self, dtype=None, device=None):
+        """A new model with the same architecture and parameter values (cast and moved as asked),
+        without training state."""
+        self._complete()
+        other = _copy.copy(self)  # nodes, activations and the loss are immutable once built: shared
+        other.dtype = as_dtype(dtype) if dtype is not None else self.dtype
+        other.device = backend.resolve(device) if device is not None else self.device
+        other.xp = backend.xp_for(other.device)
+        other.params = FlatArrays(self.params.layout, other.xp, other.dtype)
+        other.params.flat[...] = backend.to_device(backend.to_host(self.params.flat), other.xp,
+                                                   other.dtype)
+        other.grads = other.params.like()
+        other.training = None
+        other._plans, other._local = collections.OrderedDict(), threading.local()
+        return other
+
+    # ---- pickling: no module objects, no buffers; they are rebuilt -------------------------
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for k in ("xp", "_plans", "_local"):
+            state.pop(k)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.xp = backend.xp_for(self.device)
+        self._plans, self._local = collections.OrderedDict(), threading.local()
+
+
+class Gradients(dict):
+    """``grads[name]``: dCost/d(parameter), shaped like the parameter (copies).
+
+    ``grads.contributions(name)`` is ``{layer name: array}``, one term per use, which sum to
+    ``grads[name]``: seed 000's ``dWx = dZ_H1 X1^T + dZ_H2 X2^T``.
+    """
+
+    def __init__(self, grads, contributions):
+        super().__init__(grads)
+        self._contributions = contributions
+
+    def contributions(self, name):
+        if name not in self._contributions:
+            raise GpubpError(f"no parameter named {name!r}; the parameters are: {', '.join(self)}")
+        return dict(self._contributions[name])
+
+
+def _check_finite(name, a):
+    xp = backend.xp_of(a)
+    finite = xp.isfinite(a)
+    if not bool(finite.all()):
+        bad = backend.to_host(~finite)
+        i, j = np.argwhere(bad)[0]
+        raise DataError(f"{name} contains {int(bad.sum())} NaN or Inf value(s) (first at row {i}, "
+                        f"column {j}); remove or impute them first")

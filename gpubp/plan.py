@@ -1,0 +1,221 @@
+"""Plan: the training step of one graph for one batch size m, in a fixed schedule of kept buffers.
+
+Everything that drives a network (``fit``, ``gradcheck``, ``trace``, the benchmarks, later
+data-parallel training and captured CUDA graphs) goes through this one interface::
+
+    plan = net.plan(m)
+    plan.stage(X, Y, columns=idx)   # copy (gather) a batch into the plan's input and target buffers
+    plan.forward()                  # Z = sum_k W_k A_k + b, A = chi(Z), layer by layer
+    plan.cost()                     # 0-d device array: no transfer
+    plan.backward(m_global)         # dZ, dW (+=), dA (+=), db into the network's flat gradient buffer
+    plan.step(optimizer)            # one fused update over the flat buffers
+
+The schedule is fixed when the plan is built: for every gradient and every ``dA`` the first
+contribution writes and the later ones add (an accumulating GEMM), so nothing is zeroed and,
+once warmed up, a step allocates nothing.
+
+Buffers of a layer (:class:`LayerBuffers`), each ``(n, m)``: ``A``; ``Z``, which holds the sum
+``W A`` (for hidden layers the bias is added inside the fused kernel ``A = chi(Z + b)``, since no
+derivative needs ``Z``: each is read from ``A``), and which the backward pass reuses for
+``dA``; and ``dZ``. An output layer's ``Z`` holds its logits (bias included): the stable costs
+read them.
+"""
+
+from . import backend
+from .graph import Input
+from .losses import is_fused
+
+
+class LayerBuffers:
+    """``Z``, ``A`` and ``dZ`` of one layer for m examples (``dZ`` is None in a forward-only plan)."""
+
+    __slots__ = ("Z", "A", "dZ")
+
+    def __init__(self, xp, n, m, dtype, train):
+        self.Z = xp.empty((n, m), dtype)                     # (n, m): W A, then dA in backward
+        self.A = xp.empty((n, m), dtype)                     # (n, m)
+        self.dZ = xp.empty((n, m), dtype) if train else None  # (n, m)
+
+
+class Plan:
+    """The step of ``graph`` for batches of exactly ``m`` examples (see the module docstring).
+
+    ``plan.X[name]`` and ``plan.Y[name]`` are the staged inputs and targets; ``plan.buffers[name]``
+    the :class:`LayerBuffers` of each layer, by layer name.
+    """
+
+    def __init__(self, graph, m, train=True):
+        xp, dtype = graph.xp, graph.dtype
+        numpy = xp.__name__ == "numpy"
+        self.graph, self.m, self.train = graph, m, train
+        self.X = {name: xp.empty((node.n, m), dtype) for name, node in graph.inputs.items()}
+        self.Y = {o.name: xp.empty((o.n, m), dtype) for o in graph.outputs}
+        self.buffers = {name: LayerBuffers(xp, layer.n, m, dtype, train)
+                        for name, layer in graph.layers.items()}
+        self.ones = xp.ones((m, 1), dtype) if train else None  # (m, 1): the 1^T of db = dZ 1^T
+        uses = graph.uses()
+        # NumPy adds a product to a gradient through scratch; cuBLAS accumulates in place
+        self._grad_scratch = {name: xp.empty(graph.param_nodes[name].shape, dtype)
+                              for name, u in uses.items() if numpy and train and len(u) > 1}
+        self._step_scratch = xp.empty(graph.params.flat.shape, dtype) if numpy and train else None
+        self._forward_ops = [self._forward_op(layer) for layer in graph.layers.values()]
+        self._backward_ops = self._backward_schedule() if train else []
+
+    def value(self, node):
+        """The staged ``(n, m)`` array of an input, or the activation ``A`` of a layer."""
+        return self.X[node.name] if isinstance(node, Input) else self.buffers[node.name].A
+
+    # ---- forward -------------------------------------------------------------------------
+
+    def _forward_op(self, layer):
+        P = self.graph.params
+        B = self.buffers[layer.name]
+        products = [(P[t.W.name], self.value(t.A)) for t in layer.terms]
+        b = P[layer.bias.name] if layer.bias is not None else None
+        act = layer.activation
+        is_output = layer in self.graph.outputs
+        scratch = B.dZ  # free during the forward pass (None in a forward-only plan: twins allocate)
+
+        def op():
+            for i, (W, A_in) in enumerate(products):
+                backend.matmul(W, A_in, out=B.Z, accumulate=i > 0, scratch=scratch)
+            if is_output:
+                if b is not None:
+                    B.Z += b  # the output keeps its logits Z
+                act.forward(B.Z, B.A, scratch)
+            elif b is not None:
+                act.forward_bias(B.Z, b, B.A, scratch)  # A = chi(W A + b), one pass
+            else:
+                act.forward(B.Z, B.A, scratch)
+        return op
+
+    def stage(self, X, Y=None, columns=None):
+        """Copy a batch into the plan: ``X`` ``{input: (n, M) device array}`` (checked), ``Y``
+        likewise for the outputs; ``columns`` (a device index array of length m) picks the
+        examples, else the arrays must have exactly m columns."""
+        xp = self.graph.xp
+        for src, dst in ((X, self.X), (Y or {}, self.Y)):
+            for name, a in src.items():
+                if columns is None:
+                    dst[name][...] = a
+                else:
+                    xp.take(a, columns, axis=1, out=dst[name])
+
+    def forward(self):
+        """Run ``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)`` for every layer; returns
+        ``{output name: A}`` (live buffers: copy what must outlive the next call)."""
+        for op in self._forward_ops:
+            op()
+        return {o.name: self.buffers[o.name].A for o in self.graph.outputs}
+
+    def cost(self):
+        """The cost of the staged batch (after :meth:`forward`), a 0-d array on the device: the
+        sum over the outputs of the loss, each a mean over the m examples."""
+        loss = self.graph.loss
+        total = None
+        for o in self.graph.outputs:
+            B = self.buffers[o.name]
+            c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None)
+            total = c if total is None else total + c
+        return total
+
+    # ---- backward ------------------------------------------------------------------------
+
+    def _backward_schedule(self):
+        """The backward ops, in reverse layer order, with write-or-add decided once."""
+        graph = self.graph
+        P, G = graph.params, graph.grads
+        written = set()  # parameters and layers whose gradient buffer holds a first contribution
+
+        def first(key):
+            if key in written:
+                return False
+            written.add(key)
+            return True
+
+        ops = []
+        for layer in reversed(list(graph.layers.values())):
+            B = self.buffers[layer.name]
+            products = []
+            for t in layer.terms:
+                dW = (B.dZ, self.value(t.A).T, G[t.W.name], not first(("p", t.W.name)),
+                      self._grad_scratch.get(t.W.name))                  # dW (+)= dZ A^T
+                dA = None
+                if not isinstance(t.A, Input):
+                    S = self.buffers[t.A.name]                             # dA (+)= W^T dZ
+                    dA = (P[t.W.name].T, B.dZ, S.Z, not first(("a", t.A.name)), S.dZ)
+                products.append((dW, dA))
+            db = None
+            if layer.bias is not None:                                    # db (+)= dZ 1^T
+                db = (B.dZ, self.ones, G[layer.bias.name], not first(("p", layer.bias.name)),
+                      self._grad_scratch.get(layer.bias.name))
+            ops.append(self._backward_op(layer, B, products, db))
+        return ops
+
+    def _backward_op(self, layer, B, products, db):
+        graph = self.graph
+        loss, act = graph.loss, layer.activation
+        is_output = layer in graph.outputs
+        fused = is_output and _fused(loss, layer)
+        Y = self.Y.get(layer.name)
+
+        def op(m):
+            if fused:
+                loss.output_delta(act, B.A, Y, m, B.dZ)   # dZ = c (A - Y) / m
+            else:
+                if is_output:
+                    loss.dA(B.A, Y, m, out=B.Z, scratch=B.dZ)  # dA = dCost/dA
+                act.backward(B.A, B.Z, B.dZ)              # dZ = dA * chi'(Z), chi' read from A
+            for (dW, dA) in products:
+                backend.matmul(dW[0], dW[1], out=dW[2], accumulate=dW[3], scratch=dW[4])
+                if dA is not None:
+                    backend.matmul(dA[0], dA[1], out=dA[2], accumulate=dA[3], scratch=dA[4])
+            if db is not None:
+                backend.matmul(db[0], db[1], out=db[2], accumulate=db[3], scratch=db[4])
+        return op
+
+    def backward(self, m=None):
+        """Fill the network's gradient buffer: ``grads[name]`` = dCost/d(parameter).
+
+        ``m`` is the batch size that the ``1/m`` of the cost uses: this plan's m by default; the
+        global batch size in data-parallel training, where each process holds a share of it.
+        """
+        if not self.train:
+            raise RuntimeError("a forward-only plan has no backward pass")
+        m = self.m if m is None else m
+        for op in self._backward_ops:
+            op(m)
+
+    def step(self, optimizer):
+        """Update the parameters from the gradients: one fused kernel over the flat buffers."""
+        optimizer.step(self.graph.params, self.graph.grads, scratch=self._step_scratch)
+
+    def train_step(self, optimizer, cost=True, m=None):
+        """forward, cost (if asked), backward, step. Returns the batch cost (0-d, on the device)."""
+        self.forward()
+        c = self.cost() if cost else None
+        self.backward(m)
+        self.step(optimizer)
+        return c
+
+    # ---- for learners: one term per use --------------------------------------------------
+
+    def contributions(self):
+        """``{parameter: {use: array}}`` after :meth:`backward`: each use's own term (new arrays),
+        ``dZ A^T`` for a weight and ``dZ 1^T`` for a bias. A layer that uses a parameter once is
+        named by the layer; twice, by ``"layer: W A"``."""
+        xp = self.graph.xp
+        out = {}
+        for name, uses in self.graph.uses().items():
+            terms = {}
+            for layer, t in uses:
+                dZ = self.buffers[layer.name].dZ
+                once = sum(1 for l2, t2 in uses if l2 is layer) == 1
+                key = layer.name if once else f"{layer.name}: {t if t else name}"
+                terms[key] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
+            out[name] = terms
+        return out
+
+
+def _fused(loss, layer):
+    return is_fused(loss, layer.activation)
