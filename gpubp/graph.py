@@ -41,10 +41,11 @@ from .params import FlatArrays, Layout
 def as_dtype(dtype):
     """``np.float32`` or ``np.float64`` from any spelling (``"float32"``, ``"f4"``, ``np.float32``, ...)."""
     try:
-        dt = np.dtype(dtype)
+        # np.dtype(None) is float64, and a dtype compares equal to None: refuse None first
+        dt = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dt is None or dt.name not in ("float32", "float64"):
         raise ValueError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
                          f"np.float32, ...); got {dtype!r}")
     return dt

@@ -53,3 +53,32 @@ def test_relu_kinks_are_skipped_and_counted():
     X, Y = np.array([[0.0, 1.0]]), np.array([[0.3, 0.2]])  # unit 1 sits at Z = 0 for x = 0
     report = gpubp.gradcheck(net, X, Y)
     assert report.kinks["b[1]"] >= 1 and report.ok()
+
+
+def test_a_bug_that_lives_only_in_small_gradients_is_caught(monkeypatch, rng):
+    """A deep chain of one-unit sigmoid layers: dW[1] is below 1e-5. A derivative off by 0.1% must still
+    show above the tolerance there, so the floor under the denominator must stay small."""
+    net = gpubp.Network([1] * 9, activation="sigmoid", output="sigmoid", loss="bce",
+                        dtype="float64", device="cpu", seed=0)
+    X, Y = rng.normal(size=(1, 5)), rng.uniform(size=(1, 5))
+    _, g = net.gradients(X, Y)
+    assert np.abs(g["W[1]"]).max() < 1e-5
+    assert gpubp.gradcheck(net, X, Y).ok(1e-7)
+    real = activations.Sigmoid.backward
+
+    def off_by_a_thousandth(self, A, dA, dZ):
+        real(self, A, dA, dZ)
+        dZ *= 1.001
+    monkeypatch.setattr(activations.Sigmoid, "backward", off_by_a_thousandth)
+    assert gpubp.gradcheck(net, X, Y)["W[1]"] > 1e-6
+
+
+def test_large_gradients_of_a_correct_network_pass(rng):
+    """Targets of 1e4 give gradients of ~1e4: the error is relative to the gradient's own size, so
+    a correct network passes (an absolute error would be ~1e-5 here)."""
+    net = gpubp.Network([3, 4, 2], activation="tanh", output="identity", loss="sse",
+                        dtype="float64", device="cpu", seed=0)
+    X, Y = rng.normal(size=(3, 5)), rng.normal(size=(2, 5)) * 1e4
+    _, g = net.gradients(X, Y)
+    assert min(np.abs(v).max() for v in g.values()) > 1e2
+    assert gpubp.gradcheck(net, X, Y).ok(1e-7)

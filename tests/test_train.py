@@ -127,3 +127,96 @@ def test_batch_larger_than_data_and_zero_epochs(rng):
     net = gpubp.Network([2, 3, 1], device="cpu", seed=0)
     assert net.fit(X, Y, epochs=0)["cost"] == []
     assert len(net.fit(X, Y, epochs=2, batch_size=100)["cost"]) == 2
+
+
+# ---- the training state: owned by the network, continued by a second fit --------------------
+
+def _same_params(a, b):
+    return all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
+def test_two_fits_continue_as_one(opt, rng):
+    """fit(2 epochs) then fit(3 epochs) is fit(5 epochs): the same optimizer moments and the
+    next shuffles, to the last bit."""
+    X, Y = blobs(rng, m=50)
+    once = gpubp.Network([2, 5, 1], activation="tanh", device="cpu", seed=3)
+    twice = once.copy()
+    h = once.fit(X, Y, epochs=5, batch_size=8, optimizer=opt)
+    h1 = twice.fit(X, Y, epochs=2, batch_size=8, optimizer=opt)
+    h2 = twice.fit(X, Y, epochs=3, batch_size=8, optimizer=opt)
+    assert h1["cost"] + h2["cost"] == h["cost"]
+    assert _same_params(once, twice)
+    assert twice.training.epoch == 5 and twice.training.history["cost"] == h["cost"]
+
+
+def test_an_optimizer_belongs_to_one_network(rng):
+    X, Y = blobs(rng, m=20)
+    a = gpubp.Network([2, 3, 1], device="cpu", seed=0)
+    b = gpubp.Network([2, 3, 1], device="cpu", seed=0)
+    opt = gpubp.optim.Adam(1e-2)
+    a.fit(X, Y, epochs=1, optimizer=opt)
+    with pytest.raises(gpubp.GpubpError, match="holds the state of other parameters"):
+        b.fit(X, Y, epochs=1, optimizer=opt)
+
+
+def test_seed_changes_the_shuffle_and_fixes_it(rng):
+    X, Y = blobs(rng, m=40)
+    runs = {}
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        net = gpubp.Network([2, 4, 1], device="cpu", seed=0)  # same initial weights
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=0.1, seed=seed)
+        runs[name] = net
+    assert _same_params(runs["a"], runs["b"])
+    assert not _same_params(runs["a"], runs["c"])
+
+
+def test_shuffle_draws_a_new_order_every_epoch(rng):
+    """Two epochs of sgd equal a loop by hand over two different permutations of the same rng."""
+    X, Y = blobs(rng, m=12)
+    net = gpubp.Network([2, 3, 1], dtype="float64", device="cpu", seed=0)
+    ref = net.copy()
+    net.fit(X, Y, epochs=2, batch_size=4, optimizer="sgd", lr=0.5, seed=9)
+    order_rng = np.random.default_rng(9)
+    for _ in range(2):
+        order = order_rng.permutation(12)
+        for s in range(0, 12, 4):
+            idx = order[s:s + 4]
+            _, g = ref.gradients(X[:, idx], Y[:, idx])
+            for k in ref.params:
+                ref.params[k] = ref.params[k] - 0.5 * g[k]
+    for k in net.params:
+        np.testing.assert_allclose(net.params[k], ref.params[k], rtol=1e-12)
+
+
+def test_momentum_default_learning_rate(rng):
+    X, Y = blobs(rng, m=16)
+    a = gpubp.Network([2, 3, 1], dtype="float64", device="cpu", seed=0)
+    b = a.copy()
+    a.fit(X, Y, epochs=2, batch_size=16, optimizer="momentum")
+    b.fit(X, Y, epochs=2, batch_size=16, optimizer=gpubp.optim.Momentum(0.01))
+    assert gpubp.optim.get("momentum").lr == 0.01 and _same_params(a, b)
+
+
+def test_min_delta_asks_for_a_decrease_larger_than_it(rng):
+    X, Y = blobs(rng)
+    Xv, Yv = blobs(rng, m=50)
+    strict = gpubp.Network([2, 6, 1], device="cpu", seed=0)
+    h = strict.fit(X, Y, epochs=20, batch_size=16, validation_data=(Xv, Yv), patience=2, min_delta=10.0)
+    assert h.epochs == 3  # no decrease is larger than 10: the first epoch stays the best
+    loose = gpubp.Network([2, 6, 1], device="cpu", seed=0)
+    h = loose.fit(X, Y, epochs=8, batch_size=16, validation_data=(Xv, Yv), patience=2, min_delta=0.0)
+    assert h.epochs == 8 and all(np.diff(h["val_cost"]) < 0)
+
+
+def test_early_stopping_on_the_training_cost_restores_what_it_measured(rng):
+    """Without validation data, early stopping watches the cost of all the training data after
+    each epoch, and the parameters it restores have exactly the best of those costs."""
+    X, _ = blobs(rng, m=60)
+    Y = rng.integers(0, 2, (1, 60)).astype(float)  # labels at random: the cost bounces
+    net = gpubp.Network([2, 8, 1], dtype="float64", device="cpu", seed=0)
+    h = net.fit(X, Y, epochs=40, batch_size=4, optimizer="sgd", lr=3.0, patience=3)
+    best = int(np.argmin(h["train_cost"]))
+    assert h.epochs == best + 4, "stopped three epochs after the best"
+    assert net.cost(X, Y) == pytest.approx(h["train_cost"][best], rel=1e-12)
+    assert h["train_cost"][best] != pytest.approx(h["cost"][best], rel=1e-3)

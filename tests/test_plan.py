@@ -1,0 +1,113 @@
+"""The plan: one schedule per batch size; forward in bounded memory, from any thread; no allocation."""
+
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import gpubp
+from gpubp import optim
+
+
+def _net(**kw):
+    return gpubp.Network([5, 16, 8, 3], activation="relu", output="softmax", loss="cross_entropy",
+                         device="cpu", seed=0, **kw)
+
+
+def test_forward_in_chunks_equals_one_pass(rng):
+    net = _net(dtype="float64")
+    X = rng.normal(size=(5, 1001))
+    whole = net.forward(X)
+    net.FORWARD_BYTES = 8 * (5 + 2 * (16 + 8 + 3)) * 50  # inputs, Z and A: 50 columns a chunk
+    assert net.chunk_size(1001) == 50
+    np.testing.assert_allclose(net.forward(X), whole, rtol=1e-14)
+    np.testing.assert_allclose(net.forward(X, batch_size=7), whole, rtol=1e-14)
+    assert net.cost(X, whole) == pytest.approx(net.cost(X, whole, batch_size=1001), rel=1e-12)
+
+
+def test_forward_returns_a_new_array_that_later_calls_leave_alone(rng):
+    net = _net()
+    X1, X2 = rng.normal(size=(5, 6)), rng.normal(size=(5, 6))
+    A1 = net.forward(X1)
+    kept = A1.copy()
+    net.forward(X2)
+    net.gradients(X2, net.forward(X2))
+    np.testing.assert_array_equal(A1, kept)
+
+
+def test_forward_memory_is_bounded_by_the_chunk(rng):
+    net = _net()
+    M = 200_000
+    X = rng.normal(size=(5, M)).astype(np.float32)
+    net.FORWARD_BYTES = 2**20
+    net.forward(X[:, :10])
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        A = net.forward(X)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    # one pass over all columns at once would hold 2 * (16 + 8 + 3) * M floats: 43 MB
+    assert peak < A.nbytes + 4 * 2**20, f"forward held {peak / 2**20:.1f} MiB"
+
+
+def test_concurrent_forward_calls_from_threads(rng):
+    net = _net(dtype="float64")
+    inputs = [rng.normal(size=(5, 300)) for _ in range(8)]
+    expected = [net.forward(X) for X in inputs]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(20):
+            results[i] = net.forward(inputs[i])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_backward_takes_the_global_batch_size(rng):
+    """Data-parallel work: a share of m columns of a global batch of 2m gives half the gradient."""
+    net = _net(dtype="float64")
+    X, Y = rng.normal(size=(5, 6)), np.eye(3)[:, rng.integers(0, 3, 6)]
+    _, g = net.gradients(X, Y)
+    plan = net.plan(6)
+    plan.stage(net.check_inputs(X), net.check_targets(Y, 6))
+    plan.forward()
+    plan.backward(m=12)
+    for name in net.params:
+        np.testing.assert_allclose(net.grads[name], g[name] / 2, rtol=1e-13)
+
+
+def _allocated_per_step(net, X, Y, opt, m):
+    plan = net.plan(m)
+    plan.stage(net.check_inputs(X), net.check_targets(Y, m))
+    for _ in range(2):
+        plan.train_step(opt, cost=False)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for _ in range(3):
+            plan.train_step(opt, cost=False)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return current - base, peak - base
+
+
+def test_a_step_of_a_graph_with_shared_weights_allocates_nothing(rng):
+    """The RNN shares Wx, Wh, bh over time: later contributions add through kept scratch."""
+    m = 4096
+    rnn = gpubp.ElmanRNN(n_x=10, n_h=256, n_y=10, T=4, output="identity", loss="mse",
+                         outputs="all", device="cpu", seed=0)
+    X, Y = rng.normal(size=(4, 10, m)), rng.normal(size=(4, 10, m))
+    kept, peak = _allocated_per_step(rnn, X, Y, optim.Adam(1e-3), m)
+    # the smallest (n, m) array is 160 kB, Wh 256 kB; NumPy's own ufunc buffer (8192 elements) is below half
+    assert kept < 4096 and peak < 4 * 10 * m // 2, f"a step made a temporary of {peak} bytes"
