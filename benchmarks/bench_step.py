@@ -5,7 +5,7 @@ floor and against PyTorch, side by side in one run.
 
 For each network size it times, each after a warm-up, as the median of ``--repeats`` runs:
 
-- ``gpubp``: ``Network.train_step`` (Adam, cost not computed), the whole step;
+- ``gpubp``: ``plan.train_step`` of a ``Network`` (Adam, cost not computed), the whole step;
 - ``floor``: the same step's matrix products alone, into preallocated outputs (forward
   ``W[l] A[l-1]``; backward ``dZ[l] A[l-1]^T``, ``dZ[l] 1^T`` and ``W[l]^T dZ[l]``): no version of
   the step can be faster than its products;
@@ -42,17 +42,18 @@ def timer(xp, fn, repeats, warmup=3):
     return statistics.median(times)
 
 
-def floor_step(net, ws, X):
+def floor_step(net, plan):
     xp = net.xp
     mats = []  # (a, b, out) of every product in a training step
-    A_prev = X
+    A_prev = plan.X["X"]
     for l in range(1, net.L + 1):
-        mats.append((net.W[l], A_prev, ws.Z[l]))
-        mats.append((ws.dZ[l], A_prev.T, xp.empty_like(net.W[l])))
-        mats.append((ws.dZ[l], ws.ones, xp.empty_like(net.b[l])))
+        B = plan.buffers[f"A[{l}]"]
+        mats.append((net.W[l], A_prev, B.Z))
+        mats.append((B.dZ, A_prev.T, xp.empty_like(net.W[l])))
+        mats.append((B.dZ, plan.ones, xp.empty_like(net.b[l])))
         if l > 1:
-            mats.append((net.W[l].T, ws.dZ[l], xp.empty_like(A_prev)))
-        A_prev = ws.A[l]
+            mats.append((net.W[l].T, B.dZ, xp.empty_like(A_prev)))
+        A_prev = B.A
 
     def run():
         for a, b, out in mats:
@@ -96,15 +97,14 @@ def bench(sizes, m, act, dtype, device, repeats, seed=0):
     net = gpubp.Network(sizes, activation=act, output="softmax", loss="cross_entropy",
                         dtype=dtype, device=device, seed=seed)
     rng = np.random.default_rng(seed)
-    X = net.check_X(rng.normal(size=(sizes[0], m)))
     Y = np.zeros((sizes[-1], m))
     Y[rng.integers(0, sizes[-1], m), np.arange(m)] = 1
-    Y = net.check_Y(Y, m)
+    plan = net.plan(m)
+    plan.stage(net.check_inputs(rng.normal(size=(sizes[0], m))), net.check_targets(Y, m))
     opt = optim.Adam(1e-3)
     xp = net.xp
-    t_step = timer(xp, lambda: net.train_step(X, Y, opt), repeats)
-    ws = net._workspace(m)
-    t_floor = timer(xp, floor_step(net, ws, X), repeats)
+    t_step = timer(xp, lambda: plan.train_step(opt, cost=False), repeats)
+    t_floor = timer(xp, floor_step(net, plan), repeats)
     row = dict(sizes=list(sizes), m=m, activation=act, dtype=dtype, device=net.device,
                gpubp_ms=1e3 * t_step, floor_ms=1e3 * t_floor, ratio_floor=t_step / t_floor)
     flops = 6 * m * sum(sizes[l - 1] * sizes[l] for l in range(1, len(sizes)))

@@ -94,7 +94,15 @@ def tanh(z, a, scratch=None):
     np.tanh(z, out=a)
 
 
-@_declare("gpubp_relu", "T z", "T a", "a = z > 0 ? z : (T)0")
+# relu and leaky_relu on special values, the same bits on the device, on the host and in the twins:
+#   relu(z)        = z if z > 0, NaN if z is NaN, else +0 (so relu(-0) = +0, relu(-inf) = +0)
+#   leaky_relu(z)  = z if z > 0, else alpha z (a NaN stays NaN, -0 stays -0, -inf stays -inf)
+# The C test z != z is true only for a NaN (CuPy compiles without fast math, which would drop it).
+# The twin np.maximum(z, 0) keeps a NaN of z and gives +0, not -0, for z = -0: NumPy's SIMD max
+# returns its second operand on a tie, as x86 MAXPS does and as ARM FMAX's +0 > -0 gives; the
+# host tests check these bits wherever they run.
+
+@_declare("gpubp_relu", "T z", "T a", "a = z > 0 ? z : (z != z ? z : (T)0)")
 def relu(z, a, scratch=None):
     np.maximum(z, 0, out=a)
 
@@ -125,7 +133,7 @@ def bias_tanh(z, b, a, scratch=None):
     np.tanh(a, out=a)
 
 
-@_declare("gpubp_bias_relu", "T z, T b", "T a", "T t = z + b; a = t > 0 ? t : (T)0")
+@_declare("gpubp_bias_relu", "T z, T b", "T a", "T t = z + b; a = t > 0 ? t : (t != t ? t : (T)0)")
 def bias_relu(z, b, a, scratch=None):
     np.add(z, b, out=a)
     np.maximum(a, 0, out=a)
@@ -141,9 +149,10 @@ def bias_leaky_relu(z, b, alpha, a, scratch=None):
 
 # ---- derivatives from the output: dZ = dA * chi'(Z), with chi' written in terms of A ---------
 # In the backward pass dA[l] = W[l+1]^T dZ[l+1] comes from a matrix product; these kernels are the
-# "* chi'(Z[l])" of dZ[l] = (W[l+1]^T dZ[l+1]) * chi'(Z[l]), one pass over the arrays.
+# "* chi'(Z[l])" of dZ[l] = (W[l+1]^T dZ[l+1]) * chi'(Z[l]), one pass over the arrays. Each
+# source is written gA * (chi'), chi' parenthesized in the twin's order, so both round alike.
 
-@_declare("gpubp_sigmoid_grad", "T a, T gA", "T gZ", "gZ = gA * a * (1 - a)")
+@_declare("gpubp_sigmoid_grad", "T a, T gA", "T gZ", "gZ = gA * (a * (1 - a))")
 def sigmoid_grad(a, gA, gZ, scratch=None):
     np.subtract(1, a, out=gZ)
     gZ *= a
@@ -157,19 +166,25 @@ def tanh_grad(a, gA, gZ, scratch=None):
     gZ *= gA
 
 
-# The masks below are built without a boolean array: heaviside(A, 0) is 1 where A > 0 and 0
-# elsewhere, and max(that, alpha) is 1 or alpha. relu'(0) = 0 and leaky_relu'(0) = alpha: A = 0
-# exactly where Z <= 0 (A <= 0 for leaky_relu), so the sign of A is the sign of Z.
+# relu and leaky_relu: chi' read from A (A > 0 exactly where Z > 0, and A is NaN where Z is), and
+# dZ = dA * chi' literally, a product even where chi' is 0 (so inf * 0 = NaN, -1 * +0 = -0):
+#   relu'       = 1 if a > 0, NaN if a is NaN, else +0      (relu'(0) = 0)
+#   leaky_relu' = 1 if a > 0, NaN if a is NaN, else alpha   (leaky_relu'(0) = alpha)
+# The twins build chi' with no boolean array (and not with np.heaviside, 10 to 17 times slower
+# than np.sign): sign(a) is 1, NaN, -1 or +0 (+0 for both zeros), so max(sign(a), 0) is 1, NaN
+# or +0, and max(sign(a), alpha) is 1, NaN or alpha (0 < alpha < 1).
 
-@_declare("gpubp_relu_grad", "T a, T gA", "T gZ", "gZ = a > 0 ? gA : (T)0")
+@_declare("gpubp_relu_grad", "T a, T gA", "T gZ", "gZ = gA * (a > 0 ? (T)1 : (a != a ? a : (T)0))")
 def relu_grad(a, gA, gZ, scratch=None):
-    np.heaviside(a, 0, out=gZ)
+    np.sign(a, out=gZ)
+    np.maximum(gZ, 0, out=gZ)
     gZ *= gA
 
 
-@_declare("gpubp_leaky_relu_grad", "T a, T gA, T alpha", "T gZ", "gZ = a > 0 ? gA : alpha * gA")
+@_declare("gpubp_leaky_relu_grad", "T a, T gA, T alpha", "T gZ",
+          "gZ = gA * (a > 0 ? (T)1 : (a != a ? a : alpha))")
 def leaky_relu_grad(a, gA, alpha, gZ, scratch=None):
-    np.heaviside(a, 0, out=gZ)
+    np.sign(a, out=gZ)
     np.maximum(gZ, alpha, out=gZ)
     gZ *= gA
 
@@ -200,8 +215,10 @@ def momentum(g, lr, mu, w, v, scratch=None):
 
 # Adam with the bias corrections folded into the step size and epsilon (exactly equal to
 # w -= lr * mhat / (sqrt(vhat) + eps)): lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), eps_t = eps sqrt(1 - b2^t).
+# The parentheses are the twin's order of operations, so that both round alike.
 @_declare("gpubp_adam", "T g, T b1, T b2, T lr_t, T eps_t", "T w, T m, T v",
-          "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g * g; w -= lr_t * m / (sqrt(v) + eps_t)")
+          "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * (g * g); "
+          "w -= lr_t * (m / (sqrt(v) + eps_t))")
 def adam(g, b1, b2, lr_t, eps_t, w, m, v, scratch=None):
     m *= b1
     s = np.multiply(g, 1 - b1, out=scratch)

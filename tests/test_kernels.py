@@ -3,7 +3,8 @@
 On every machine: the operation strings of ``gpubp.kernels`` are compiled, unchanged, as C++ by the
 host compiler (one loop over the elements, every parameter a ``T``, as CuPy does), run on random
 inputs, and compared with the twins. On a GPU: the same kernels run through CuPy and are compared
-with the twins (``gpu`` tests).
+with the twins (``gpu`` tests). Both are also run on every combination of NaN, +-inf, +-0,
+subnormals and a few normal values, and compared bit for bit.
 """
 
 import ctypes
@@ -51,8 +52,11 @@ def host_lib(tmp_path_factory):
     src = "#include <cmath>\nusing namespace std;\n" + "".join(
         _host_source(k) for k in kernels.KERNELS.values())
     (d / "k.cpp").write_text(src)
-    subprocess.run([CXX, "-O1", "-shared", "-fPIC", "-o", str(d / "k.so"), str(d / "k.cpp")],
-                   check=True, capture_output=True)
+    # IEEE arithmetic as the device does it without --use_fast_math: NaN tests (z != z) kept, no
+    # reassociation; no contraction into FMA either, so that the host computes exactly what the
+    # twin computes, one rounding per operation (the device may fuse; its tests allow for that).
+    subprocess.run([CXX, "-O1", "-fno-fast-math", "-ffp-contract=off", "-shared", "-fPIC",
+                    "-o", str(d / "k.so"), str(d / "k.cpp")], check=True, capture_output=True)
     return ctypes.CDLL(str(d / "k.so"))
 
 
@@ -157,6 +161,133 @@ def test_twins_make_no_temporary_arrays(name, rng):
     assert peak < 256 * 512 * 4 // 4, f"{name} made a {peak}-byte temporary"
 
 
+# ---- special values: NaN, +-inf, +-0, subnormals, exact zeros ------------------------------
+# The host, the device and the twin must give the same bits here: a NaN stays a NaN (any payload:
+# payloads are not portable), an infinity keeps its sign, a zero keeps its sign, a subnormal is not
+# lost. Only finite nonzero results may differ, by rounding, where the sides round differently.
+
+def _specials(dtype):
+    """NaN, +-inf, +-0, subnormals (one with most of its bits, and the smallest), and normal values
+    on either side of 0 (they pick the branches) and near overflow: exp saturates, g*g overflows."""
+    f = np.finfo(dtype)
+    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, f.tiny / 4, -f.tiny / 4,
+                     f.smallest_subnormal, -f.smallest_subnormal, 1.5, -2.0, f.max / 4, -f.max / 4],
+                    dtype)
+
+
+def _bits(x):
+    x = np.asarray(x)
+    return x.view(np.uint32 if x.dtype == np.float32 else np.uint64)
+
+
+def _unwritten(x):
+    return _bits(x) == _bits(_poison(x.dtype, 1))[0]
+
+
+def _poison(dtype, n):
+    """A NaN with a payload no kernel makes: an output element still holding it was not written."""
+    return np.full(n, 0x7FC0BAD0 if dtype == np.float32 else 0x7FF80000BAD0BAD0,
+                   np.uint32 if dtype == np.float32 else np.uint64).view(dtype)
+
+
+def _special_inputs(kernel, dtype):
+    """Arguments in call order: the array parameters run, together, through every combination of
+    ``_specials`` (one combination per element, 13**p elements for p of them); the scalars are
+    SCALARS; outputs that are only written start poisoned."""
+    vals = _specials(dtype)
+    grid = [name for name, out in kernel.params
+            if name not in SCALARS and (not out or kernel.name in READ_OUTPUTS)]
+    columns = iter(np.meshgrid(*[vals] * len(grid), indexing="ij"))
+    n = len(vals) ** len(grid)
+    return [SCALARS[name] if name in SCALARS
+            else next(columns).ravel().copy() if name in grid
+            else _poison(dtype, n) for name, _ in kernel.params]
+
+
+def _mismatches(got, expected, rtol=0.0, atol=0.0, normal_only=False):
+    """Mask of the elements of ``got`` that are not the same as ``expected``: a NaN must meet a NaN,
+    anything else must have the same bits, except that where ``rtol`` or ``atol`` is given a finite
+    nonzero expected value (only a normal one if ``normal_only``) may be met by a value of the same
+    sign within ``atol + rtol |expected|``."""
+    same = (_bits(got) == _bits(expected)) | (np.isnan(got) & np.isnan(expected))
+    if rtol or atol:
+        lo = np.finfo(expected.dtype).tiny if normal_only else 0
+        with np.errstate(all="ignore"):
+            near = np.abs(got.astype(np.float64) - expected) <= atol + rtol * np.abs(expected)
+        same |= (np.isfinite(expected) & (np.abs(expected) > lo) & (expected != 0) & near
+                 & (np.signbit(got) == np.signbit(expected)))
+    return ~same
+
+
+def _explain(kernel, args, got, expected, bad, sides=("twin", "source")):
+    """The first few disagreements, with the inputs that made them."""
+    ins = [(name, a) for a, (name, out) in zip(args, kernel.params)
+           if not out or kernel.name in READ_OUTPUTS]
+    lines = [", ".join(f"{n}={float(a[i] if np.ndim(a) else a)!r}" for n, a in ins) + ": "
+             + ", ".join(f"{side} {float(x[i])!r} ({_bits(x[i]):#x})"
+                         for side, x in zip(sides, (got, expected)))
+             for i in np.flatnonzero(bad)[:8]]
+    head = f"{kernel.name} {got.dtype}: {bad.sum()} of {bad.size} elements differ"
+    return "\n  ".join([head, *lines])
+
+
+# Where NumPy and the C++ library compute a transcendental function in different ways (NumPy has
+# its own SIMD exp and tanh), normal results may differ in the last bits; everything else is IEEE
+# arithmetic done in the same order on both sides, and must agree exactly.
+TRANSCENDENTAL = {name for name, k in kernels.KERNELS.items()
+                  if "exp(" in k.operation or "tanh(" in k.operation}
+
+
+def _host_tol(name, dtype):
+    if name in TRANSCENDENTAL:
+        return dict(rtol=_tol(dtype)["rtol"], normal_only=True)
+    return {}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(kernels.KERNELS))
+def test_kernel_source_matches_twin_bitwise_on_special_values(name, dtype, host_lib):
+    kernel = kernels.KERNELS[name]
+    args = _special_inputs(kernel, dtype)
+    expected = _run_host(host_lib, kernel, args, dtype)
+    for scratch in (False, True):
+        with np.errstate(all="ignore"):   # inf - inf, 0 * inf: NaN is the answer asked for here
+            got = _run_twin(kernel, args, scratch)
+        for g, e in zip(got, expected):
+            assert g.dtype == dtype, "no silent upcast"
+            assert not _unwritten(g).any(), "twin: an output element was not written"
+            assert not _unwritten(e).any(), "source: an output element was not written"
+            bad = _mismatches(g, e, **_host_tol(name, dtype))
+            assert not bad.any(), _explain(kernel, args, g, e, bad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_derivative_at_zero_and_relu_of_nan_in_the_source(dtype, host_lib):
+    """On the CUDA source itself (compiled for the host): relu'(0) = 0, leaky_relu'(0) = alpha (at
+    -0 too), and a NaN goes through every relu kernel, forward and backward, as a NaN."""
+    K, alpha, nan, inf = kernels.KERNELS, SCALARS["alpha"], np.nan, np.inf
+
+    def run(name, *args):
+        args = [np.array(a, dtype) if isinstance(a, list) else a for a in args]
+        return _run_host(host_lib, K[name], [*args, np.empty_like(args[0])], dtype)[0]
+
+    def same(got, want):
+        return not _mismatches(got, np.array(want, dtype)).any()
+
+    a = [0.0, -0.0, 2.0, -0.5, nan]                    # -0.5: a leaky_relu output
+    assert same(run("gpubp_relu_grad", a, [1.0] * 5), [0, 0, 1, 0, nan])
+    assert same(run("gpubp_leaky_relu_grad", a, [1.0] * 5, alpha), [alpha, alpha, 1, alpha, nan])
+    # relu'(0) = +0 is a factor like any other: -1 * +0 is -0, inf * +0 is NaN
+    assert same(run("gpubp_relu_grad", [0.0, 0.0], [-1.0, inf]), [-0.0, nan])
+
+    z, zero = [nan, -0.0, -1.0, 3.0], [0.0] * 4
+    assert same(run("gpubp_relu", z), [nan, 0, 0, 3])
+    assert same(run("gpubp_bias_relu", z, zero), [nan, 0, 0, 3])
+    assert same(run("gpubp_bias_relu", [inf], [-inf]), [nan]), "relu(inf - inf) is relu(NaN)"
+    assert same(run("gpubp_leaky_relu", z, alpha), [nan, -0.0, -alpha, 3])
+    assert same(run("gpubp_bias_leaky_relu", z, zero, alpha), [nan, 0.0, -alpha, 3])  # -0 + 0 = +0
+
+
 # ---- on the device ----------------------------------------------------------------------------
 
 @pytest.mark.gpu
@@ -182,3 +313,76 @@ def test_kernel_on_device_matches_twin(name, dtype, rng):
         # float32 subnormals, e.g. sigmoid(-88) ~ 6e-39, to zero)
         atol = rtol * np.abs(e).max() if name in READ_OUTPUTS else np.finfo(dtype).tiny
         np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+
+
+# On the device, float32 may run flush-to-zero (subnormal inputs read as, and subnormal results
+# written as, zeros of their sign), and a * b + c may be fused into one rounding (FMA) and exp and
+# tanh differ from NumPy's by an ulp or two. So a device element may also match the twin run on
+# flushed inputs with its outputs flushed (float32 only: no GPU flushes float64), and a finite
+# nonzero result may be off by rounding; NaN, infinities and zeros, signs included, must be exact.
+
+def _flush(x):
+    """``x`` with its subnormals turned into zeros of their sign, as flush-to-zero does."""
+    x = np.array(x, copy=True)
+    sub = (x != 0) & (np.abs(x) < np.finfo(x.dtype).tiny)
+    x[sub] = np.copysign(0, x[sub])
+    return x
+
+
+def _device_expectations(kernel, args):
+    """The twin's outputs, and (float32) those of a device that flushes subnormals, else Nones."""
+    with np.errstate(all="ignore"):
+        expected = _run_twin(kernel, args)
+        dtype = expected[0].dtype
+        if dtype != np.float32:
+            return expected, [None] * len(expected)
+        flushed = _run_twin(kernel, [_flush(a) if np.ndim(a) else a for a in args])
+    return expected, [_flush(f) for f in flushed]
+
+
+def _device_mismatches(got, expected, expected_ftz):
+    rtol = 2e-5 if got.dtype == np.float32 else 1e-12
+    tol = dict(rtol=rtol, atol=2 * np.finfo(got.dtype).smallest_subnormal)  # FMA at the bottom
+    bad = _mismatches(got, expected, **tol)
+    if expected_ftz is not None:
+        bad &= _mismatches(got, expected_ftz, **tol)
+    return bad
+
+
+def test_device_comparison_allows_ftz_and_rounding_but_not_lost_nans_or_signs():
+    """The rule the device test uses, tried here on made-up device outputs."""
+    for dtype in DTYPES:
+        k = kernels.KERNELS["gpubp_leaky_relu"]
+        args = _special_inputs(k, dtype)
+        (e,), (ftz,) = _device_expectations(k, args)
+        assert not _device_mismatches(e, e, ftz).any()
+        normal = np.isfinite(e) & (np.abs(e) >= np.finfo(dtype).tiny)
+        assert not _device_mismatches(np.where(normal, np.nextafter(e, np.inf), e), e, ftz).any()
+        assert _device_mismatches(np.where(e == 0, -e, e), e, ftz).any(), "-0 for +0, +0 for -0"
+        assert _device_mismatches(np.where(np.isinf(e), np.finfo(dtype).max, e), e, ftz).any()
+        flushed_ok = not _device_mismatches(_flush(e), e, ftz).any()
+        assert flushed_ok == (dtype == np.float32), "subnormals may be flushed in float32 only"
+        k = kernels.KERNELS["gpubp_relu"]
+        args = _special_inputs(k, dtype)
+        (e,), (ftz,) = _device_expectations(k, args)
+        assert _device_mismatches(np.nan_to_num(e, nan=0.0), e, ftz).any(), "relu(NaN) = 0"
+
+
+@pytest.mark.gpu
+@requires_gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(kernels.KERNELS))
+def test_kernel_on_device_matches_twin_on_special_values(name, dtype):
+    import cupy
+
+    kernel = kernels.KERNELS[name]
+    args = _special_inputs(kernel, dtype)
+    expected, expected_ftz = _device_expectations(kernel, args)
+    dev = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    kernel(*dev)
+    got = [a.get() for a, (_, out) in zip(dev, kernel.params) if out]
+    for g, e, f in zip(got, expected, expected_ftz):
+        assert g.dtype == dtype
+        assert not _unwritten(g).any(), "an output element was not written"
+        bad = _device_mismatches(g, e, f)
+        assert not bad.any(), _explain(kernel, args, g, e, bad, sides=("device", "twin"))
