@@ -17,9 +17,10 @@ import gpubp
 from gpubp import backend, optim
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
-PAIRS = [(out, loss) for loss in ("mse", "half_sse", "bce", "cross_entropy")
-         for out in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
-         if loss in ("mse", "half_sse") or out in ("sigmoid", "softmax")]
+# every defined pair: squared errors with any output; bce and cross_entropy with their canonical one
+PAIRS = [(out, loss) for loss in ("mse", "sse", "half_sse")
+         for out in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")] + \
+    [("sigmoid", "bce"), ("softmax", "cross_entropy")]
 
 
 def targets(rng, loss, n, m):
@@ -35,15 +36,19 @@ def drift(act, out, loss, dtype, steps, m=64):
                          device="cpu", seed=0)
     dev = host.copy(device="gpu")
     X, Y = rng.normal(0, 1.5, (7, m)), targets(rng, loss, 3, m)
-    Xh, Yh, Xd, Yd = host.check_X(X), host.check_Y(Y, m), dev.check_X(X), dev.check_Y(Y, m)
+    plans = []
+    for net in (host, dev):
+        plan = net.plan(m)
+        plan.stage(net.check_inputs(X), net.check_targets(Y, m))
+        plans.append(plan)
     oh, od = optim.Adam(1e-2), optim.Adam(1e-2)
     out_rows = {}
     for step in range(1, steps + 1):
-        host.train_step(Xh, Yh, oh)
-        dev.train_step(Xd, Yd, od)
+        plans[0].train_step(oh, cost=False)
+        plans[1].train_step(od, cost=False)
         if step in (1, steps):
             out_rows[step] = max(float(np.abs(backend.to_host(pd) - ph).max() / np.abs(ph).max())
-                                 for ph, pd in zip(host.parameters(), dev.parameters()))
+                                 for ph, pd in zip(host.params.values(), dev.params.values()))
     return out_rows[1], out_rows[steps]
 
 

@@ -138,3 +138,73 @@ def test_gradcheck_on_device():
     _, dev = _pair("tanh", "softmax", "cross_entropy", "float32")
     X, Y = _data("cross_entropy", m=5)
     assert gpubp.gradcheck(dev, X, Y).max_error < 1e-7
+
+
+def _seed_000_graph(act, device, dtype="float64"):
+    g = gpubp.Graph(dtype=dtype, device=device, seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
+    H1 = g.layer("H1", Wx @ X1, activation=act)
+    H2 = g.layer("H2", Wh @ H1 + Wx @ X2, activation=act)
+    g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
+    return g
+
+
+@pytest.mark.parametrize("act", HIDDEN)
+def test_shared_weight_graph_on_device_matches_host(act):
+    """Seed 000's graph: Wx's two contributions add through cuBLAS with beta = 1 on the device."""
+    host = _seed_000_graph(act, "cpu")
+    dev = host.copy(device="gpu")
+    rng = np.random.default_rng(2)
+    X = {"X1": rng.normal(size=(2, 33)), "X2": rng.normal(size=(2, 33))}
+    Y = rng.normal(size=(1, 33))
+    c_h, g_h = host.gradients(X, Y)
+    c_d, g_d = dev.gradients(X, Y)
+    assert abs(c_d - c_h) <= 1e-12 * abs(c_h)
+    for name in host.params:
+        assert _rel(g_d[name], g_h[name]) < 1e-12, name
+        for use, term in g_h.contributions(name).items():
+            assert _rel(g_d.contributions(name)[use], term) < 1e-12
+
+
+@pytest.mark.parametrize("outputs", ["last", "all"])
+def test_rnn_on_device_matches_host(outputs):
+    host = gpubp.ElmanRNN(n_x=3, n_h=16, n_y=2, T=5, output="sigmoid", loss="bce", outputs=outputs,
+                          dtype="float64", device="cpu", seed=0)
+    dev = host.copy(device="gpu")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 3, 40))
+    Y = rng.uniform(size=(2, 40) if outputs == "last" else (5, 2, 40))
+    h1 = host.fit(X, Y, epochs=3, batch_size=16, optimizer="adam", lr=1e-2)
+    h2 = dev.fit(X, Y, epochs=3, batch_size=16, optimizer="adam", lr=1e-2)
+    np.testing.assert_allclose(h2["cost"], h1["cost"], rtol=1e-10)
+    for name in host.params:
+        assert _rel(dev.params[name], host.params[name]) < 1e-10, name
+
+
+def test_rnn_step_on_device_makes_no_pool_allocation():
+    import cupy
+
+    rnn = gpubp.ElmanRNN(n_x=8, n_h=64, n_y=4, T=6, output="identity", loss="mse", outputs="all",
+                         device="gpu", seed=0)
+    rng = np.random.default_rng(4)
+    plan = rnn.plan(256)
+    plan.stage(rnn.check_inputs(rng.normal(size=(6, 8, 256))),
+               rnn.check_targets(rng.normal(size=(6, 4, 256)), 256))
+    opt = optim.Adam(1e-3)
+    for _ in range(3):
+        plan.train_step(opt, cost=False)
+    cupy.cuda.runtime.deviceSynchronize()
+
+    class Count(cupy.cuda.MemoryHook):
+        name = "count"
+        n = 0
+
+        def malloc_preprocess(self, **kw):
+            self.n += 1
+    hook = Count()
+    with hook:
+        for _ in range(5):
+            plan.train_step(opt, cost=False)
+    cupy.cuda.runtime.deviceSynchronize()
+    assert hook.n == 0
