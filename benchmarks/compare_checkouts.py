@@ -89,6 +89,8 @@ def main(argv=None):
           f"{os.cpu_count()} cores; numpy {np.__version__}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')} "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    print(f"# BLAS: {blas.get('name')} {blas.get('version')}; {blas.get('openblas configuration', '')}")
     print(f"# this: {git_head(os.path.dirname(HERE))}  other: {args.other} at {git_head(args.other)}")
     print(f"{'sizes':<22} {'m':>5} {'this ms':>9} {'spread':>15} {'other ms':>9} {'spread':>15} "
           f"{'this/other':>10}")

@@ -36,6 +36,7 @@ from . import backend
 from . import losses as _losses
 from .errors import DataError, GpubpError, ShapeError
 from .params import FlatArrays, Layout
+from .plan import Plan
 
 
 def as_dtype(dtype):
@@ -492,8 +493,6 @@ class Graph:
 
     def plan(self, m):
         """The training step for batches of ``m`` examples (:class:`gpubp.plan.Plan`), kept for reuse."""
-        from .plan import Plan
-
         self._complete()
         p = self._plans.get(m)
         if p is None:
@@ -505,8 +504,6 @@ class Graph:
 
     def forward_plan(self, m):
         """A forward-only plan for ``m`` examples, one set per thread (so threads never share it)."""
-        from .plan import Plan
-
         self._complete()
         plans = getattr(self._local, "plans", None)
         if plans is None:

@@ -22,7 +22,6 @@ read them.
 """
 
 from . import backend
-from .graph import Input
 from .losses import is_fused
 
 
@@ -63,7 +62,7 @@ class Plan:
 
     def value(self, node):
         """The staged ``(n, m)`` array of an input, or the activation ``A`` of a layer."""
-        return self.X[node.name] if isinstance(node, Input) else self.buffers[node.name].A
+        return self.X[node.name] if node.kind == "input" else self.buffers[node.name].A
 
     # ---- forward -------------------------------------------------------------------------
 
@@ -141,7 +140,7 @@ class Plan:
                 dW = (B.dZ, self.value(t.A).T, G[t.W.name], not first(("p", t.W.name)),
                       self._grad_scratch.get(t.W.name))                  # dW (+)= dZ A^T
                 dA = None
-                if not isinstance(t.A, Input):
+                if t.A.kind != "input":
                     S = self.buffers[t.A.name]                             # dA (+)= W^T dZ
                     dA = (P[t.W.name].T, B.dZ, S.Z, not first(("a", t.A.name)), S.dZ)
                 products.append((dW, dA))
