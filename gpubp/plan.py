@@ -201,17 +201,21 @@ class Plan:
 
     def contributions(self):
         """``{parameter: {use: array}}`` after :meth:`backward`: each use's own term (new arrays),
-        ``dZ A^T`` for a weight and ``dZ 1^T`` for a bias. A layer that uses a parameter once is
-        named by the layer; twice, by ``"layer: W A"``."""
+        ``dZ A^T`` for a weight and ``dZ 1^T`` for a bias. A use is named by its layer; where a
+        layer uses the parameter more than once, by ``"layer: W A"``, numbered ``(1)``, ``(2)``
+        if the same term repeats."""
         xp = self.graph.xp
         out = {}
         for name, uses in self.graph.uses().items():
-            terms = {}
-            for layer, t in uses:
+            labels = [layer.name if sum(l2 is layer for l2, _ in uses) == 1 else
+                      f"{layer.name}: {t if t else name}" for layer, t in uses]
+            terms, seen = {}, {}
+            for (layer, t), label in zip(uses, labels):
+                if labels.count(label) > 1:
+                    seen[label] = seen.get(label, 0) + 1
+                    label = f"{label} ({seen[label]})"
                 dZ = self.buffers[layer.name].dZ
-                once = sum(1 for l2, t2 in uses if l2 is layer) == 1
-                key = layer.name if once else f"{layer.name}: {t if t else name}"
-                terms[key] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
+                terms[label] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
             out[name] = terms
         return out
 
