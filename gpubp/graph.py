@@ -284,14 +284,11 @@ class Graph:
                             f"{expr.name} @ A for a term")
         if not isinstance(expr, Expr) or not expr.terms:
             raise TypeError(f"layer {name!r}: expected a sum of terms W @ A (+ a bias); got {expr!r}")
-        if bias and expr.bias is None:
-            expr = expr + self.bias(f"b_{name}", expr.terms[0].W.shape[0])
         act = _activations.get(activation)
         layer = Layer(name, expr, act, symbol, z, dz, size)
         for t in layer.terms:
-            for p in (t.W,):
-                if self.param_nodes.get(p.name) is not p:
-                    raise GpubpError(f"layer {name!r}: {p.name} is not a parameter of this graph")
+            if self.param_nodes.get(t.W.name) is not t.W:
+                raise GpubpError(f"layer {name!r}: {t.W.name} is not a parameter of this graph")
             if self.inputs.get(t.A.name) is not t.A and self.layers.get(t.A.name) is not t.A:
                 raise GpubpError(f"layer {name!r}: {t.A.symbol} is not an input or an earlier "
                                  f"layer of this graph")
@@ -308,6 +305,9 @@ class Graph:
             if b.shape != (layer.n, 1):
                 raise ShapeError(f"{layer.equation()}: {b.name} is {b.shape} but the terms give "
                                  f"({layer.n}, m), so {b.name} must be ({layer.n}, 1)")
+        elif bias:  # made only now, so that a refused layer leaves nothing behind
+            _check_name(f"b_{name}", self._names)
+            layer = Layer(name, expr + self.bias(f"b_{name}", layer.n), act, symbol, z, dz, size)
         self.layers[name] = layer
         self._names[name] = repr(layer)
         return layer
