@@ -7,7 +7,8 @@ Columns are examples; layers are numbered 1..L. See README.md for a tour.
 """
 
 from .backend import describe
-from .errors import DataError, DeviceError, GpubpError, NameNotFound, ShapeError
+from .checkpoint import load
+from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .gradcheck import gradcheck
 from .graph import Graph
 from .network import Network
@@ -18,4 +19,4 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = ["Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
-           "DataError", "NameNotFound", "DeviceError"]
+           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load"]

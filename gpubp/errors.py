@@ -25,6 +25,12 @@ class DeviceError(GpubpError, RuntimeError):
     """A GPU was asked for but none is usable; the message says why."""
 
 
+class CheckpointError(GpubpError, ValueError):
+    """A checkpoint file that gpubp cannot load (truncated, not a gpubp checkpoint, a newer format,
+    an entry that does not match the architecture), or a model it cannot save; the message says
+    which and why, in one line."""
+
+
 def unknown_name(kind, name, valid):
     """The error for a name that is not in a table: says what was given and lists what exists."""
     return NameNotFound(

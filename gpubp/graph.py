@@ -52,6 +52,16 @@ def as_dtype(dtype):
     return dt
 
 
+def check_batch_size(batch_size, optional=True):
+    """``batch_size`` as an int >= 1 (or None where ``optional``), else a ValueError that says so."""
+    if batch_size is None and optional:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer{' or None' if optional else ''}; "
+                         f"got {batch_size!r}")
+    return int(batch_size)
+
+
 def _check_name(name, taken):
     if not isinstance(name, str) or not name:
         raise TypeError(f"a name must be a non-empty string; got {name!r}")
@@ -66,6 +76,7 @@ class Node:
     """Something with ``n`` rows per example: an input or a layer. ``A`` of it is ``(n, m)``."""
 
     kind = "node"
+    __array_ufunc__ = None  # an array @ node reaches __rmatmul__ and its message, not NumPy's
 
     def __init__(self, name, n, symbol=None, size=None):
         self.name = name            # the key of its data (inputs) or of its trace (layers)
@@ -166,9 +177,6 @@ class Layer(Node):
     def equation(self):
         """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms."""
         return f"{self.z} = " + str(Expr(self.terms, self.bias))
-
-    def activation_equation(self):
-        return f"{self.symbol} = {self.activation.name}({self.z})"
 
     def check_term(self, term, A_shape, data=False):
         """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
@@ -325,6 +333,8 @@ class Graph:
         for layer in layers:
             if not isinstance(layer, Layer) or self.layers.get(layer.name) is not layer:
                 raise GpubpError(f"output: {layer!r} is not a layer of this graph")
+        if len({layer.name for layer in layers}) != len(layers):
+            raise GpubpError(f"output: a layer is listed twice in {[l.name for l in layers]}")
         loss = _losses.get(loss, layers[0].activation)
         for layer in layers[1:]:
             _losses.get(loss, layer.activation)
@@ -463,7 +473,7 @@ class Graph:
                 raise ShapeError(f"every input needs the same m (columns): "
                                  f"{next(iter(out))} has {m}, {name} has {shape[1]}")
             a = a.astype(self.dtype, copy=False)
-            _check_finite(name if name != "X" or what == "X" else what, a)
+            _check_finite(what if len(self.inputs) == 1 else f"{what}[{name!r}]", a)
             out[name] = a
         return out
 
@@ -531,7 +541,7 @@ class Graph:
         """
         X = self.check_inputs(X)
         M = next(iter(X.values())).shape[1]
-        chunk = batch_size or self.chunk_size(M)
+        chunk = check_batch_size(batch_size) or self.chunk_size(M)
         out = {o.name: self.xp.empty((o.n, M), self.dtype) for o in self.outputs}
         for start in range(0, M, chunk):
             cols = slice(start, min(start + chunk, M))
@@ -546,7 +556,7 @@ class Graph:
         X = self.check_inputs(X)
         M = next(iter(X.values())).shape[1]
         Y = self.check_targets(Y, M)
-        return self.cost_of_checked(X, Y, batch_size or self.chunk_size(M))
+        return self.cost_of_checked(X, Y, check_batch_size(batch_size) or self.chunk_size(M))
 
     def cost_of_checked(self, X, Y, chunk):
         """The cost of checked device data ``X``, ``Y`` in chunks of ``chunk`` columns, as a float."""
@@ -572,6 +582,13 @@ class Graph:
         cost = float(backend.to_host(plan.cost()))
         plan.backward()
         return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
+
+    def save(self, path):
+        """Write this model and its training state to ``path`` (:func:`gpubp.checkpoint.save`);
+        ``gpubp.load(path)`` brings it back, and ``fit`` then continues exactly."""
+        from .checkpoint import save  # checkpoint.py builds on this module, like train.py
+
+        save(self, path)
 
     def fit(self, X, Y, **options):
         """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""

@@ -27,6 +27,12 @@ class Optimizer:
         self.params = None   # the arrays this optimizer updates, bound at the first step
         self.state = None    # per array: its velocities / moments
 
+    def bound_to(self, params):
+        """Is this optimizer free, or already the one of ``params`` (a FlatArrays or a list)?"""
+        arrays = [params.flat] if isinstance(params, FlatArrays) else list(params)
+        return self.params is None or (len(arrays) == len(self.params) and
+                                       all(p is q for p, q in zip(arrays, self.params)))
+
     def step(self, params, grads, scratch=None):
         """Update ``params`` in place from ``grads``. ``scratch``: a buffer shaped like the flat
         parameters for the NumPy twins (else they make one temporary per call)."""
@@ -37,12 +43,12 @@ class Optimizer:
         if len(params) != len(grads):
             raise ValueError(f"step needs one gradient per parameter; got {len(params)} "
                              f"parameters and {len(grads)} gradients")
+        if not self.bound_to(params):
+            raise GpubpError(f"this {type(self).__name__} optimizer holds the state of other "
+                             f"parameters (another network); make a new optimizer for each network")
         if self.params is None:
             self.params = params
             self.state = [self._new_state(p) for p in params]
-        elif len(params) != len(self.params) or any(p is not q for p, q in zip(params, self.params)):
-            raise GpubpError(f"this {type(self).__name__} optimizer holds the state of other "
-                             f"parameters (another network); make a new optimizer for each network")
         self.t += 1
         for p, g, s, tmp in zip(params, grads, self.state, scratch):
             self._update(p, g, *s, scratch=tmp)

@@ -20,7 +20,7 @@ for ``outputs="all"``. Columns are examples, as everywhere.
 import numpy as np
 
 from . import backend
-from .errors import ShapeError
+from .errors import GpubpError, ShapeError
 from .graph import Graph
 
 OUTPUTS = ("last", "all")
@@ -77,7 +77,7 @@ class ElmanRNN(Graph):
                 f"outputs={self.outputs_at!r}, dtype={self.dtype.name!r}, device={self.device!r})")
 
     def output(self, *args, **kwargs):
-        raise TypeError("an ElmanRNN is complete when made; build a gpubp.Graph for other outputs")
+        raise GpubpError("an ElmanRNN is complete when made; build a gpubp.Graph for other outputs")
 
     # ---- (T, n, m) arrays <-> one (n, m) array per step -----------------------------------
 

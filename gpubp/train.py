@@ -15,6 +15,8 @@ import time
 import numpy as np
 
 from . import backend, optim
+from .errors import GpubpError
+from .graph import check_batch_size
 
 
 class History(dict):
@@ -69,6 +71,9 @@ def _optimizer_for(net, optimizer, lr):
     """The optimizer of this fit: the network's own one continues if it is of the kind asked."""
     state = net.training
     if isinstance(optimizer, optim.Optimizer):
+        if not optimizer.bound_to(net.params):  # refused before it can replace the network's own
+            raise GpubpError(f"this {type(optimizer).__name__} optimizer holds the state of other "
+                             f"parameters (another network); make a new optimizer for each network")
         return optim.get(optimizer, lr)
     if optimizer not in optim.OPTIMIZERS:
         return optim.get(optimizer, lr)  # raises, listing the valid names
@@ -116,8 +121,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     X = net.check_inputs(X)
     M = next(iter(X.values())).shape[1]
     Y = net.check_targets(Y, M)
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+    batch_size = check_batch_size(batch_size, optional=False)
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
     if patience is not None and not (isinstance(patience, (int, np.integer)) and patience >= 1):

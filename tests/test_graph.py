@@ -519,3 +519,18 @@ def test_fit_on_seed_000_graph_lowers_the_cost(rng):
     assert history.epochs == 40
     assert after < before / 10, (before, after)
     assert history["cost"][-1] < history["cost"][0]
+
+
+def test_an_output_listed_twice_is_refused():
+    g = graph()
+    X = g.input("X", 2)
+    O = g.layer("O", g.weight("W", (1, 2)) @ X)
+    with pytest.raises(gpubp.GpubpError, match="listed twice"):
+        g.output([O, O])
+
+
+def test_an_array_times_a_node_teaches():
+    g = graph()
+    X = g.input("X", 2)
+    with pytest.raises(TypeError, match="the left factor must be a parameter from graph.weight"):
+        np.ones((3, 2)) @ X

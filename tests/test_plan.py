@@ -111,3 +111,13 @@ def test_a_step_of_a_graph_with_shared_weights_allocates_nothing(rng):
     kept, peak = _allocated_per_step(rnn, X, Y, optim.Adam(1e-3), m)
     # the smallest (n, m) array is 160 kB, Wh 256 kB; NumPy's own ufunc buffer (8192 elements) is below half
     assert kept < 4096 and peak < 4 * 10 * m // 2, f"a step made a temporary of {peak} bytes"
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_forward_and_cost_refuse_a_bad_batch_size(bad, rng):
+    net = _net()
+    X = rng.normal(size=(5, 6))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
+        net.forward(X, batch_size=bad)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
+        net.cost(X, net.forward(X), batch_size=bad)

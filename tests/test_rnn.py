@@ -221,7 +221,7 @@ def test_bad_configuration(kw, match):
 
 
 def test_an_rnn_is_complete_when_made():
-    with pytest.raises(TypeError, match="complete when made"):
+    with pytest.raises(gpubp.GpubpError, match="complete when made"):
         rnn(2).output(None)
 
 

@@ -113,7 +113,8 @@ def test_verbose_prints_one_line_per_epoch(rng, capsys):
     assert len(lines) == 2 and lines[1].startswith("epoch 2/2  cost ")
 
 
-@pytest.mark.parametrize("kw, match", [(dict(batch_size=0), "batch_size"), (dict(epochs=-1), "epochs"),
+@pytest.mark.parametrize("kw, match", [(dict(batch_size=0), "batch_size"), (dict(batch_size=2.5), "batch_size"),
+                                       (dict(epochs=-1), "epochs"),
                                        (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'"),
                                        (dict(lr=0), "learning rate")])
 def test_bad_options(kw, match, rng):
@@ -156,8 +157,13 @@ def test_an_optimizer_belongs_to_one_network(rng):
     b = gpubp.Network([2, 3, 1], device="cpu", seed=0)
     opt = gpubp.optim.Adam(1e-2)
     a.fit(X, Y, epochs=1, optimizer=opt)
+    b.fit(X, Y, epochs=1)
+    own = b.training.optimizer
     with pytest.raises(gpubp.GpubpError, match="holds the state of other parameters"):
         b.fit(X, Y, epochs=1, optimizer=opt)
+    assert b.training.optimizer is own  # the refusal left b's own state alone
+    b.fit(X, Y, epochs=1)
+    assert own.t == 2  # two epochs of one batch each (20 examples, batch_size 32), on its own moments
 
 
 def test_seed_changes_the_shuffle_and_fixes_it(rng):
@@ -220,3 +226,11 @@ def test_early_stopping_on_the_training_cost_restores_what_it_measured(rng):
     assert h.epochs == best + 4, "stopped three epochs after the best"
     assert net.cost(X, Y) == pytest.approx(h["train_cost"][best], rel=1e-12)
     assert h["train_cost"][best] != pytest.approx(h["cost"][best], rel=1e-3)
+
+
+def test_nan_in_validation_data_is_named_as_such(rng):
+    X, Y = blobs(rng, m=10)
+    Xv = X.copy()
+    Xv[1, 3] = np.nan
+    with pytest.raises(gpubp.DataError, match=r"validation X contains 1 NaN.*row 1, column 3"):
+        gpubp.Network([2, 3, 1], device="cpu").fit(X, Y, validation_data=(Xv, Y))

@@ -1,0 +1,484 @@
+"""Checkpoints: round trips bit for bit, no pickle, errors that say what is wrong, atomic writes,
+and an exact resume (3 epochs + save + load + 2 epochs == 5 epochs in one go)."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import gpubp
+from gpubp import activations, backend, checkpoint
+from gpubp.errors import CheckpointError, GpubpError
+
+KINDS = ["network", "graph", "rnn"]
+
+
+# ---- three kinds of model and data for each ----------------------------------------------------
+
+def make(kind, dtype="float32", device="cpu", seed=0):
+    if kind == "network":
+        # a leaky_relu with a non-default alpha: the alpha must travel too
+        return gpubp.Network([3, 5, 4, 2], activation=["tanh", activations.LeakyReLU(0.3)],
+                             output="sigmoid", loss="bce", dtype=dtype, device=device, seed=seed)
+    if kind == "graph":
+        # seed 000's graph (Wx shared by H1 and H2) with a shared bias, an auto bias, symbols,
+        # fan-out (H1 feeds H2 and an output), two outputs and a parameter that no layer uses
+        g = gpubp.Graph(dtype=dtype, device=device, seed=seed)
+        X1, X2 = g.input("X1", 2, symbol="x1", size="n_x"), g.input("X2", 2)
+        Wx, Wh = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3))
+        Wy, Wz = g.weight("Wy", (2, 3)), g.weight("Wz", (2, 3))
+        b = g.bias("b", 3)
+        g.weight("unused", (4, 4))
+        H1 = g.layer("H1", Wx @ X1 + b, activation="tanh", z="Z1", dz="dZ1")
+        H2 = g.layer("H2", Wh @ H1 + Wx @ X2 + b, activation=activations.LeakyReLU(0.2),
+                     size="n_h")
+        Y1 = g.layer("Y1", Wy @ H2, activation="identity", bias=True, symbol="y_hat")
+        Y2 = g.layer("Y2", Wz @ H1, activation="identity")
+        g.output([Y1, Y2], loss="half_sse")
+        return g
+    return gpubp.ElmanRNN(2, 3, 2, 4, activation="tanh", output="sigmoid", loss="bce",
+                          outputs="all", dtype=dtype, device=device, seed=seed)
+
+
+def data(kind, m=23, seed=1):
+    rng = np.random.default_rng(seed)
+    if kind == "network":
+        return rng.normal(size=(3, m)), rng.uniform(0, 1, (2, m))
+    if kind == "graph":
+        X = {"X1": rng.normal(size=(2, m)), "X2": rng.normal(size=(2, m))}
+        return X, {"Y1": rng.normal(size=(2, m)), "Y2": rng.normal(size=(2, m))}
+    return rng.normal(size=(4, 2, m)), rng.uniform(0, 1, (4, 2, m))
+
+
+def host(a):
+    if isinstance(a, dict):
+        return {k: backend.to_host(v) for k, v in a.items()}
+    return backend.to_host(a)
+
+
+def assert_bitwise(a, b):
+    a, b = host(a), host(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_bitwise(a[k], b[k])
+        return
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.tobytes() == b.tobytes()
+
+
+def rewrite(path, **changes):
+    """Rewrite the checkpoint at ``path`` with entries changed (``None`` deletes one)."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    for k, v in changes.items():
+        if v is None:
+            del arrays[k]
+        else:
+            arrays[k] = v
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def edit_json(path, key, edit):
+    with np.load(path, allow_pickle=False) as f:
+        value = json.loads(str(f[key]))
+    edit(value)
+    rewrite(path, **{key: np.array(json.dumps(value))})
+
+
+@pytest.fixture
+def trained(tmp_path):
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.01)
+    path = tmp_path / "net.ckpt"
+    net.save(path)
+    return net, path
+
+
+# ---- round trips ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_round_trip_is_bit_exact(kind, dtype, tmp_path):
+    a = make(kind, dtype)
+    X, Y = data(kind)
+    a.fit(X, Y, epochs=1, batch_size=8, optimizer="momentum", lr=0.05)
+    path = tmp_path / "model"
+    a.save(path)
+    assert os.listdir(tmp_path) == ["model"]  # exactly at path: no .npz added, no temporary left
+    b = gpubp.load(path, device="cpu")
+    assert type(b) is type(a) and b.dtype == a.dtype == np.dtype(dtype)
+    assert repr(b) == repr(a)
+    assert checkpoint.architecture(b) == checkpoint.architecture(a)
+    assert list(b.params) == list(a.params)
+    assert_bitwise(b.params.flat, a.params.flat)
+    for name in a.params:  # the views share the loaded buffer
+        assert_bitwise(b.params[name], a.params[name])
+    assert_bitwise(b.forward(X), a.forward(X))
+    assert_bitwise(b.forward(X), a.forward(X))
+    assert b.cost(X, Y) == a.cost(X, Y)
+
+
+def test_graph_structure_survives(tmp_path):
+    a = make("graph")
+    a.save(tmp_path / "g")
+    b = gpubp.load(tmp_path / "g", device="cpu")
+    assert [l.equation() for l in b.layers.values()] == [l.equation() for l in a.layers.values()]
+    assert [(l.symbol, l.z, l.dz, l.size) for l in b.layers.values()] == \
+        [(l.symbol, l.z, l.dz, l.size) for l in a.layers.values()]
+    assert [(i.symbol, i.size) for i in b.inputs.values()] == [("x1", "n_x"), ("X2", None)]
+    assert b.layers["H2"].activation.alpha == 0.2
+    assert [o.name for o in b.outputs] == ["Y1", "Y2"] and b.loss.name == "half_sse"
+    # Wx is still one parameter used twice, b one bias used twice
+    uses = b.uses()
+    assert [layer.name for layer, _ in uses["Wx"]] == ["H1", "H2"]
+    assert [layer.name for layer, _ in uses["b"]] == ["H1", "H2"]
+    assert uses["unused"] == []
+
+
+def test_network_constructor_arguments_survive(tmp_path):
+    a = gpubp.Network([2, 3, 1], activation="relu", output="identity", loss="sse", bias=False,
+                      device="cpu", seed=7)
+    a.save(tmp_path / "n")
+    b = gpubp.load(tmp_path / "n", device="cpu")
+    assert b.bias_terms is False and "b[1]" not in b.params and b.seed == 7
+    assert [x.name for x in b.activations[1:]] == ["relu", "identity"] and b.loss.name == "sse"
+    assert make("network").activations[2].alpha == 0.3
+    make("network").save(tmp_path / "m")
+    assert gpubp.load(tmp_path / "m", device="cpu").activations[2].alpha == 0.3
+
+
+def test_untrained_model_has_no_training_state(tmp_path):
+    make("rnn").save(tmp_path / "r")
+    with np.load(tmp_path / "r", allow_pickle=False) as f:
+        assert "training" not in f.files and not any(k.startswith("optimizer") for k in f.files)
+    assert gpubp.load(tmp_path / "r", device="cpu").training is None
+
+
+def test_default_device_follows_the_environment(trained, monkeypatch):
+    monkeypatch.setenv("GPUBP_DEVICE", "cpu")
+    assert gpubp.load(trained[1]).device == "cpu"
+
+
+def test_saved_on_one_device_loads_on_the_other(device, tmp_path):
+    a = make("network", device=device)
+    X, Y = data("network")
+    a.fit(X, Y, epochs=1, batch_size=8)
+    a.save(tmp_path / "d")
+    for there in ("cpu", device):
+        b = gpubp.load(tmp_path / "d", device=there)
+        assert b.device == there
+        assert_bitwise(b.params.flat, a.params.flat)
+        assert_bitwise(b.training.optimizer.state[0][0], a.training.optimizer.state[0][0])
+
+
+# ---- no pickle ------------------------------------------------------------------------------
+
+def test_the_file_is_plain_arrays(trained):
+    net, path = trained
+    with np.load(path, allow_pickle=False) as f:  # would raise on any pickled entry
+        arrays = {k: f[k] for k in f.files}
+    assert not any(a.dtype.hasobject for a in arrays.values())
+    assert str(arrays["format"]) == "gpubp.checkpoint" and int(arrays["version"]) == 1
+    arch = json.loads(str(arrays["architecture"]))
+    assert arch["kind"] == "Network" and arch["sizes"] == [3, 5, 4, 2]
+    # a reader without gpubp can cut the flat buffer into the parameters
+    offset = 0
+    for p in arch["params"]:
+        size = int(np.prod(p["shape"]))
+        np.testing.assert_array_equal(
+            arrays["params"][offset:offset + size].reshape(p["shape"]), net.params[p["name"]])
+        offset += size
+    assert offset == arrays["params"].size
+    training = json.loads(str(arrays["training"]))
+    assert training["optimizer"]["kind"] == "adam" and training["optimizer"]["t"] == 6
+    assert training["epoch"] == 2 and training["history"]["cost"] == net.training.history["cost"]
+    assert arrays["optimizer_state_0"].shape == arrays["params"].shape
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # what unpickling would run
+        return (os.mkdir, (self.marker,))
+
+
+def test_an_object_array_is_refused_and_never_unpickled(trained, tmp_path):
+    _, path = trained
+    marker = str(tmp_path / "pwned")
+    obj = np.empty(1, dtype=object)
+    obj[0] = _Payload(marker)
+    rewrite(path, params=obj)
+    with pytest.raises(CheckpointError, match="object array, which needs pickle"):
+        gpubp.load(path, device="cpu")
+    assert not os.path.exists(marker)
+
+
+def test_a_pickle_file_is_refused_and_never_unpickled(tmp_path):
+    marker = str(tmp_path / "pwned")
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(CheckpointError, match="pickled data"):
+        gpubp.load(path, device="cpu")
+    assert not os.path.exists(marker)
+
+
+def test_a_custom_activation_cannot_be_saved(tmp_path):
+    class Mine(activations.Sigmoid):  # has code: a checkpoint stores names only
+        pass
+
+    net = gpubp.Network([2, 3, 1], activation=Mine(), device="cpu")
+    with pytest.raises(CheckpointError, match="not one of gpubp's"):
+        net.save(tmp_path / "x")
+    assert os.listdir(tmp_path) == []
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+def load_error(path, match):
+    with pytest.raises(CheckpointError, match=match) as e:
+        gpubp.load(path, device="cpu")
+    assert isinstance(e.value, GpubpError) and isinstance(e.value, ValueError)
+    assert "\n" not in str(e.value) and str(path) in str(e.value)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
+def test_truncated_file(trained, keep):
+    _, path = trained
+    raw = path.read_bytes()
+    path.write_bytes(raw[:int(len(raw) * keep)])
+    load_error(path, "truncated or corrupt" if keep else r"empty \(truncated\?\)")
+
+
+def test_not_a_gpubp_file(tmp_path):
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    load_error(tmp_path / "other.npz", r"not a gpubp checkpoint \(no 'format' entry\)")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    load_error(tmp_path / "one.npy", "not a gpubp checkpoint")
+    obj = np.empty(2, dtype=object)
+    np.save(tmp_path / "objects.npy", obj, allow_pickle=True)
+    load_error(tmp_path / "objects.npy", "holds pickled data")
+    (tmp_path / "text").write_text("hello")
+    load_error(tmp_path / "text", r"not a gpubp checkpoint \(not an .npz file\)")
+
+
+def test_other_format_name(trained):
+    rewrite(trained[1], format=np.array("someone.else"))
+    load_error(trained[1], "format 'someone.else'")
+
+
+def test_newer_version(trained):
+    rewrite(trained[1], version=np.array(2))
+    load_error(trained[1], "version 2 was written by a newer gpubp; this one reads versions up to 1")
+
+
+@pytest.mark.parametrize("key", ["version", "architecture", "dtype", "params", "optimizer_state_1"])
+def test_missing_entry(trained, key):
+    rewrite(trained[1], **{key: None})
+    load_error(trained[1], f"no '{key}' entry")
+
+
+def test_tampered_params_shape(trained):
+    _, path = trained
+    with np.load(path) as f:
+        flat = f["params"]
+    rewrite(path, params=flat[:-1])
+    load_error(path, r"'params' has shape \(53,\) but the architecture needs \(54,\)")
+    rewrite(path, params=np.concatenate([flat, flat[:1]]))
+    load_error(path, r"'params' has shape \(55,\)")
+
+
+def test_tampered_optimizer_state_shape(trained):
+    _, path = trained
+    with np.load(path) as f:
+        m = f["optimizer_state_0"]
+    rewrite(path, optimizer_state_0=m[:-1])
+    load_error(path, r"'optimizer_state_0' \(adam m\) is float32 of shape \(53,\); the parameters "
+                     r"are float32 of shape \(54,\)")
+
+
+def test_tampered_architecture_shape(trained):
+    """n[1] changed in the architecture (and its parameter list): the buffer no longer fits."""
+    def widen(a):
+        a["sizes"][1] = 6
+        a["params"][0]["shape"], a["params"][1]["shape"] = [6, 3], [6, 1]
+        a["params"][2]["shape"] = [4, 6]
+    edit_json(trained[1], "architecture", widen)
+    load_error(trained[1], r"'params' has shape \(54,\) but the architecture needs \(62,\)")
+
+
+def test_parameter_list_must_match(trained):
+    _, path = trained
+    raw = path.read_bytes()
+    edit_json(path, "architecture", lambda a: a["sizes"].__setitem__(1, 6))
+    load_error(path, r"parameter 1 is listed as weight W\[1\] \(5, 3\) but the model it builds "
+                     r"has weight W\[1\] \(6, 3\)")
+    path.write_bytes(raw)
+    edit_json(path, "architecture", lambda a: a["params"].pop())
+    load_error(path, "5 parameters are listed but the model it builds has 6")
+
+
+def test_dtype_mismatch(trained):
+    _, path = trained
+    with np.load(path) as f:
+        flat = f["params"]
+    rewrite(path, params=flat.astype(np.float64))
+    load_error(path, "'params' is float64 but 'dtype' says float32")
+    rewrite(path, dtype=np.array("int8"))
+    load_error(path, "'dtype' is 'int8'")
+
+
+def test_unknown_activation(trained):
+    edit_json(trained[1], "architecture", lambda a: a["activation"][0].__setitem__("name", "swish"))
+    load_error(trained[1], "unknown activation 'swish'; valid activations are: identity, leaky_relu")
+
+
+def test_unknown_activation_in_a_graph(tmp_path):
+    make("graph").save(tmp_path / "g")
+    edit_json(tmp_path / "g", "architecture",
+              lambda a: a["layers"][1]["activation"].update(name="gelu"))
+    load_error(tmp_path / "g", "unknown activation 'gelu'")
+
+
+def test_bad_alpha_and_bad_fields(trained):
+    _, path = trained
+    raw = path.read_bytes()
+    edit_json(path, "architecture", lambda a: a["activation"][1].update(alpha=2.0))
+    load_error(path, "leaky_relu needs 0 < alpha < 1")
+    path.write_bytes(raw)
+    edit_json(path, "architecture", lambda a: a.pop("loss"))
+    load_error(path, "missing field 'loss'")
+    path.write_bytes(raw)
+    edit_json(path, "architecture", lambda a: a.update(kind="os.system"))
+    load_error(path, "unknown model kind 'os.system'")
+    path.write_bytes(raw)
+    edit_json(path, "training", lambda t: t["optimizer"].update(kind="lbfgs"))
+    load_error(path, "unknown optimizer 'lbfgs'")
+    path.write_bytes(raw)
+    edit_json(path, "training", lambda t: t["rng"].update(bit_generator="Evil"))
+    load_error(path, "unknown bit generator 'Evil'")
+    path.write_bytes(raw)
+    rewrite(path, architecture=np.array("{not json"))
+    load_error(path, "'architecture' is not valid JSON")
+
+
+def test_missing_file_and_bad_device_are_the_usual_errors(trained, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        gpubp.load(tmp_path / "nothing", device="cpu")
+    with pytest.raises(gpubp.NameNotFound, match="unknown device value 'tpu'"):
+        gpubp.load(trained[1], device="tpu")
+
+
+# ---- atomic writes --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where, error", [("savez", KeyboardInterrupt), ("savez", OSError),
+                                          ("fsync", OSError), ("replace", OSError)])
+def test_a_failed_save_leaves_the_old_file_intact(trained, monkeypatch, where, error):
+    net, path = trained
+    old = path.read_bytes()
+    X, Y = data("network")
+    net.fit(X, Y, epochs=1)  # something new to write
+
+    def savez(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")  # a partial write, then the failure
+        raise error("stop")
+
+    def fail(*args, **kwargs):
+        raise error("stop")
+
+    if where == "savez":
+        monkeypatch.setattr(np, "savez", savez)
+    else:
+        monkeypatch.setattr(os, where, fail)
+    with pytest.raises(error):
+        net.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old
+    assert os.listdir(path.parent) == [path.name]  # no temporary left behind
+    assert gpubp.load(path, device="cpu").training.epoch == 2
+
+
+def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        make("rnn").save(tmp_path / "r")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_replaces_the_old_file(trained):
+    net, path = trained
+    X, Y = data("network")
+    net.fit(X, Y, epochs=1)
+    net.save(path)
+    assert gpubp.load(path, device="cpu").training.epoch == 3
+    assert os.listdir(path.parent) == [path.name]
+
+
+# ---- exact resume ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_resume_is_exact(kind, optimizer, tmp_path):
+    """3 epochs, save, load, 2 more == 5 epochs in one go: parameters bit for bit, same history."""
+    X, Y = data(kind)
+    options = dict(batch_size=7, optimizer=optimizer, lr=0.05)  # 23 = 7 + 7 + 7 + 2: a remainder
+    a = make(kind, seed=3)
+    a.fit(X, Y, epochs=3, **options)
+    a.save(tmp_path / "a")
+    b = gpubp.load(tmp_path / "a", device="cpu")
+    assert b.training.optimizer.params[0] is b.params.flat  # rebound to b's own buffer
+    later = b.fit(X, Y, epochs=2, **options)
+
+    c = make(kind, seed=3)
+    whole = c.fit(X, Y, epochs=5, **options)
+    assert_bitwise(b.params.flat, c.params.flat)
+    assert b.training.history == c.training.history == whole
+    assert later["cost"] == whole["cost"][3:]
+    assert b.training.epoch == c.training.epoch == 5
+    assert b.training.optimizer.t == c.training.optimizer.t == 20
+    for sb, sc in zip(b.training.optimizer.state[0], c.training.optimizer.state[0]):
+        assert_bitwise(sb, sc)
+    # and the shuffling goes on in step
+    assert b.training.rng.bit_generator.state == c.training.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_untrained_model_trains_as_the_original_would(kind, tmp_path):
+    """Without training state, the first fit seeds its shuffling with the model's seed: it travels."""
+    X, Y = data(kind)
+    a = make(kind, seed=11)
+    a.save(tmp_path / "a")
+    b = gpubp.load(tmp_path / "a", device="cpu")
+    assert b.seed == 11
+    a.fit(X, Y, epochs=2, batch_size=5)
+    b.fit(X, Y, epochs=2, batch_size=5)
+    assert_bitwise(b.params.flat, a.params.flat)
+
+
+def test_resume_keeps_validation_history_and_float64(tmp_path):
+    X, Y = data("network")
+    Xv, Yv = data("network", m=9, seed=2)
+    options = dict(batch_size=5, optimizer="adam", lr=0.02, validation_data=(Xv, Yv))
+    a = make("network", dtype="float64", seed=4)
+    a.fit(X, Y, epochs=2, **options)
+    a.save(tmp_path / "a")
+    b = gpubp.load(tmp_path / "a", device="cpu")
+    b.fit(X, Y, epochs=3, **options)
+    c = make("network", dtype="float64", seed=4)
+    c.fit(X, Y, epochs=5, **options)
+    assert_bitwise(b.params.flat, c.params.flat)
+    assert b.training.history == c.training.history and len(c.training.history["val_cost"]) == 5
+
+
+def test_a_loaded_optimizer_refuses_other_parameters(trained):
+    _, path = trained
+    b = gpubp.load(path, device="cpu")
+    other = make("network")
+    with pytest.raises(GpubpError, match="holds the state of other parameters"):
+        b.training.optimizer.step(other.params, other.grads)
