@@ -20,6 +20,9 @@ The file is a NumPy ``.npz`` (a zip of ``.npy`` arrays, written by ``np.savez``,
                                   generator's bit_generator state, epoch, history
     optimizer_state_0  (P,)       the optimizer's state arrays, as in Optimizer.state[0]: none for
     optimizer_state_1  (P,)       sgd; the velocity v for momentum; the moments m, v for adam
+    order              (M,)       only for an epoch stopped between batches: its permutation
+                                  (training["stopped"] holds the next batch's position)
+    best_params        (P,)       only while early stopping holds a best: its parameters
 
 ``architecture`` is data, never a class path: ``{"kind": "Network", ...}`` with the constructor's
 arguments, ``{"kind": "ElmanRNN", ...}`` likewise, and ``{"kind": "Graph", ...}`` for any other
@@ -79,8 +82,9 @@ def save(model, path):
         "params": np.ascontiguousarray(backend.to_host(model.params.flat)),
     }
     if model.training is not None:
-        meta, states = _training(model)
+        meta, states, extra = _training(model)
         arrays["training"] = np.array(json.dumps(meta))
+        arrays.update(extra)
         for i, s in enumerate(states):
             arrays[f"optimizer_state_{i}"] = s
     _write_atomic(os.fspath(path), arrays)
@@ -193,9 +197,19 @@ def _training(model):
         "rng": _plain(bg.state),
         "epoch": state.epoch,
         "history": {k: [float(v) for v in vs] for k, vs in state.history.items()},
+        # an epoch stopped between batches (its permutation is the array "order")
+        "stopped": {"position": state.position, "partial": state.partial} if state.mid_epoch else None,
+        # early stopping's bookkeeping (its best parameters are the array "best_params")
+        "watch": {"best": None if not np.isfinite(state.best) else float(state.best),
+                  "waited": state.waited},
     }
     states = [np.ascontiguousarray(backend.to_host(s)) for s in opt.state[0]] if bound else []
-    return meta, states
+    extra = {}
+    if state.mid_epoch:
+        extra["order"] = np.asarray(state.order, dtype=np.int64)
+    if state.best_params is not None:
+        extra["best_params"] = np.ascontiguousarray(backend.to_host(state.best_params))
+    return meta, states, extra
 
 
 def _plain(o):
@@ -531,4 +545,28 @@ def _restore_training(model, meta, arrays, path):
             raise s.error(f"history[{k!r}] must be a list of numbers")
     state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
     state.history.setdefault("cost", [])
+    stopped = s.get(meta, "stopped", dict, optional=True)
+    if stopped is not None:
+        order = _array(arrays, "order", path)
+        if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(
+                np.sort(order), np.arange(order.size)):
+            raise CheckpointError(f"{path}: 'order' must be a permutation of 0..M-1 (the stopped "
+                                  f"epoch's order of the examples)")
+        position = s.get(stopped, "position", int)
+        if not 0 < position < order.size:
+            raise s.error(f"stopped.position must be in 1..{order.size - 1}; got {position}")
+        state.order, state.position = order, position
+        state.partial = float(s.get(stopped, "partial", (int, float)))
+    watch = s.get(meta, "watch", dict, optional=True)
+    if watch is not None:
+        best = s.get(watch, "best", (int, float), optional=True)
+        state.best = np.inf if best is None else float(best)
+        state.waited = s.get(watch, "waited", int)
+        if "best_params" in arrays:
+            b = _array(arrays, "best_params", path)
+            if b.shape != model.params.flat.shape or b.dtype != model.dtype:
+                raise CheckpointError(f"{path}: 'best_params' is {b.dtype.name} of shape {b.shape}; "
+                                      f"the parameters are {model.dtype.name} of shape "
+                                      f"{model.params.flat.shape}")
+            state.best_params = backend.to_device(b, model.xp).copy()
     return state

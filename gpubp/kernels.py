@@ -197,6 +197,14 @@ def output_delta(a, y, c, dz, scratch=None):
     dz *= c
 
 
+# ---- L2 penalty: dW += c W (c = alpha / m), in place on the gradient -------------------------
+
+@_declare("gpubp_axpy", "T x, T c", "T y", "y += c * x")
+def axpy(x, c, y, scratch=None):
+    s = np.multiply(x, c, out=scratch)
+    y += s
+
+
 # ---- optimizer updates, in place on the parameter (and its state) --------------------------
 
 @_declare("gpubp_sgd", "T g, T lr", "T w", "w -= lr * g")

@@ -21,7 +21,7 @@ derivative needs ``Z``: each is read from ``A``), and which the backward pass re
 read them.
 """
 
-from . import backend
+from . import backend, kernels
 from .losses import is_fused
 
 
@@ -57,6 +57,8 @@ class Plan:
         self._grad_scratch = {name: xp.empty(graph.param_nodes[name].shape, dtype)
                               for name, u in uses.items() if numpy and train and len(u) > 1}
         self._step_scratch = xp.empty(graph.params.flat.shape, dtype) if numpy and train else None
+        self._weights = [(graph.params[p.name], graph.grads[p.name]) for p in graph.param_nodes.values()
+                         if p.role == "weight"]
         self._forward_ops = [self._forward_op(layer) for layer in graph.layers.values()]
         self._backward_ops = self._backward_schedule() if train else []
 
@@ -107,15 +109,18 @@ class Plan:
             op()
         return {o.name: self.buffers[o.name].A for o in self.graph.outputs}
 
-    def cost(self):
+    def cost(self, l2=0.0):
         """The cost of the staged batch (after :meth:`forward`), a 0-d array on the device: the
-        sum over the outputs of the loss, each a mean over the m examples."""
+        sum over the outputs of the loss, each a mean over the m examples, plus, with ``l2``, the
+        penalty ``l2 / (2 m) sum ||W||^2`` over the weights (not the biases)."""
         loss = self.graph.loss
         total = None
         for o in self.graph.outputs:
             B = self.buffers[o.name]
             c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None)
             total = c if total is None else total + c
+        if l2:
+            total = total + sum((W * W).sum() for W, _ in self._weights) * (0.5 * l2 / self.m)
         return total
 
     # ---- backward ------------------------------------------------------------------------
@@ -173,27 +178,37 @@ class Plan:
                 backend.matmul(db[0], db[1], out=db[2], accumulate=db[3], scratch=db[4])
         return op
 
-    def backward(self, m=None):
+    def backward(self, m=None, l2=0.0):
         """Fill the network's gradient buffer: ``grads[name]`` = dCost/d(parameter).
 
         ``m`` is the batch size that the ``1/m`` of the cost uses: this plan's m by default; the
         global batch size in data-parallel training, where each process holds a share of it.
+        ``l2`` adds the gradient of the penalty ``l2 / (2 m) sum ||W||^2``: ``dW += (l2 / m) W``.
         """
         if not self.train:
             raise RuntimeError("a forward-only plan has no backward pass")
         m = self.m if m is None else m
         for op in self._backward_ops:
             op(m)
+        if l2:
+            for W, dW in self._weights:
+                kernels.axpy(W, l2 / m, dW, scratch=self._scratch_like(dW))
+
+    def _scratch_like(self, a):
+        """A NumPy-only scratch view shaped like ``a`` (a view of the flat buffers), or None."""
+        if self._step_scratch is None:
+            return None
+        return self._step_scratch[:a.size].reshape(a.shape)
 
     def step(self, optimizer):
         """Update the parameters from the gradients: one fused kernel over the flat buffers."""
         optimizer.step(self.graph.params, self.graph.grads, scratch=self._step_scratch)
 
-    def train_step(self, optimizer, cost=True, m=None):
+    def train_step(self, optimizer, cost=True, m=None, l2=0.0):
         """forward, cost (if asked), backward, step. Returns the batch cost (0-d, on the device)."""
         self.forward()
-        c = self.cost() if cost else None
-        self.backward(m)
+        c = self.cost(l2) if cost else None
+        self.backward(m, l2)
         self.step(optimizer)
         return c
 

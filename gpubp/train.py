@@ -39,7 +39,10 @@ class TrainingState:
 
     ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
     ``epoch``: epochs done; ``history``: every epoch so far; ``best`` / ``best_params`` / ``waited``:
-    early stopping's bookkeeping within a call.
+    early stopping's bookkeeping. An epoch stopped between two batches (``fit(stop=...)``) keeps
+    ``order`` (its permutation, on the host), ``position`` (the next batch's first column) and
+    ``partial`` (the sum of its batch costs times batch sizes so far): the next ``fit`` finishes
+    that epoch first, exactly as if it had not stopped.
     """
 
     def __init__(self, optimizer, rng):
@@ -48,6 +51,11 @@ class TrainingState:
         self.epoch = 0
         self.history = History(cost=[])
         self.best, self.best_params, self.waited = np.inf, None, 0
+        self.order, self.position, self.partial = None, 0, 0.0
+
+    @property
+    def mid_epoch(self):
+        return self.order is not None
 
     def start_watch(self):
         self.best, self.best_params, self.waited = np.inf, None, 0
@@ -85,7 +93,8 @@ def _optimizer_for(net, optimizer, lr):
 
 
 def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validation_data=None,
-        shuffle=True, seed=None, patience=None, min_delta=0.0, verbose=False, callback=None):
+        shuffle=True, seed=None, patience=None, min_delta=0.0, verbose=False, callback=None,
+        l2=0.0, stop=None):
     """Train ``net`` on the columns of ``X`` ``(n[0], M)`` and ``Y`` ``(n[L], M)``.
 
     Parameters
@@ -111,7 +120,13 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     verbose : bool
         Print one line per epoch.
     callback : callable(epoch, history), optional
-        Called after every epoch; return True to stop.
+        Called after every epoch (``epoch`` counts from 0 within this call); return True to stop.
+    l2 : float
+        Adds ``l2 / (2 m) sum ||W||^2`` over the weights (not the biases) to each batch's cost:
+        scikit-learn's ``alpha``.
+    stop : callable() -> bool, optional
+        Asked after every batch; when it returns True, fit returns at once, leaving the epoch
+        unfinished in ``net.training`` (a checkpoint then holds it, and the next fit finishes it).
 
     Returns
     -------
@@ -131,6 +146,8 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         Xv = net.check_inputs(validation_data[0], what="validation X")
         Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
                                what="validation Y")
+    if not (isinstance(l2, (int, float, np.floating)) and l2 >= 0):
+        raise ValueError(f"l2 must be a number >= 0; got {l2!r}")
     opt = _optimizer_for(net, optimizer, lr)
     state = net.training
     if state is None:
@@ -139,21 +156,33 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         state.optimizer = opt
         if seed is not None:
             state.rng = np.random.default_rng(seed)
-    state.start_watch()
+    if state.mid_epoch and len(state.order) != M:
+        raise ValueError(f"the network stopped in the middle of an epoch over {len(state.order)} "
+                         f"examples; fit it on the same data to finish that epoch (got {M})")
+    if not state.mid_epoch:
+        state.start_watch()
 
     history = History(cost=[])
     last = state.epoch + epochs
     monitor = "val_cost" if validation_data is not None else "train_cost"
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        order = xp.asarray(state.rng.permutation(M)) if shuffle else xp.arange(M)
-        total = xp.zeros((), dtype=net.dtype)
-        for start in range(0, M, batch_size):
+        if not state.mid_epoch:
+            state.order = state.rng.permutation(M) if shuffle else np.arange(M)
+            state.position, state.partial = 0, 0.0
+        order = xp.asarray(state.order)
+        total = xp.asarray(state.partial, dtype=net.dtype)  # continues a stopped epoch's sum
+        for start in range(state.position, M, batch_size):
             idx = order[start:start + batch_size]
             plan = net.plan(idx.shape[0])
             plan.stage(X, Y, columns=idx)
-            total += plan.train_step(opt) * idx.shape[0]
+            total += plan.train_step(opt, l2=l2) * idx.shape[0]
+            if stop is not None and start + batch_size < M and stop():
+                state.position = start + batch_size
+                state.partial = float(backend.to_host(total))  # exact: a float32 fits a float
+                return history
         row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
+        state.order, state.position, state.partial = None, 0, 0.0
         if validation_data is not None:
             row["val_cost"] = net.cost_of_checked(Xv, Yv, batch_size)
         elif patience is not None:
@@ -171,6 +200,8 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
             break
         if callback is not None and callback(epoch, history):
             break
+        if stop is not None and stop():
+            return history
     if patience is not None:
         state.restore_best(net)
     return history

@@ -482,3 +482,42 @@ def test_a_loaded_optimizer_refuses_other_parameters(trained):
     other = make("network")
     with pytest.raises(GpubpError, match="holds the state of other parameters"):
         b.training.optimizer.step(other.params, other.grads)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("patience", [None, 2])
+def test_a_run_stopped_between_batches_resumes_exactly(kind, patience, tmp_path):
+    """fit(stop=...) returns after a batch in the middle of epoch 3 (as the CLI does on Ctrl-C);
+    save, load, fit again: the rest of epoch 3 and epochs 4 and 5 are those of one run."""
+    X, Y = data(kind)
+    options = dict(batch_size=7, optimizer="adam", lr=0.05, patience=patience, l2=1e-3)
+    a = make(kind, seed=5)
+    batches = iter(range(1000))
+    a.fit(X, Y, epochs=5, stop=lambda: next(batches) == 9, **options)  # 4 batches an epoch
+    assert a.training.epoch == 2 and a.training.mid_epoch and a.training.position == 14
+    a.save(tmp_path / "a")
+    b = gpubp.load(tmp_path / "a", device="cpu")
+    assert b.training.position == 14 and np.array_equal(b.training.order, a.training.order)
+    b.fit(X, Y, epochs=3, **options)
+    c = make(kind, seed=5)
+    c.fit(X, Y, epochs=5, **options)
+    assert_bitwise(b.params.flat, c.params.flat)
+    assert b.training.history == c.training.history
+    assert b.training.epoch == 5 and not b.training.mid_epoch
+
+
+def test_a_stopped_epoch_must_finish_on_the_same_data(tmp_path):
+    X, Y = data("network")
+    a = make("network")
+    a.fit(X, Y, epochs=1, batch_size=7, stop=lambda: True)
+    with pytest.raises(ValueError, match="middle of an epoch over 23 examples"):
+        a.fit(X[:, :10], Y[:, :10], epochs=1)
+
+
+def test_a_stopped_epoch_order_must_be_a_permutation(tmp_path):
+    X, Y = data("network")
+    a = make("network")
+    a.fit(X, Y, epochs=1, batch_size=7, stop=lambda: True)
+    a.save(tmp_path / "a")
+    rewrite(tmp_path / "a", order=np.zeros(23, np.int64))
+    load_error(tmp_path / "a", "'order' must be a permutation")

@@ -24,7 +24,7 @@ DTYPES = [np.float32, np.float64]
 SCALARS = {"alpha": 0.07, "c": 0.3, "lr": 0.05, "mu": 0.9, "b1": 0.9, "b2": 0.999,
            "lr_t": 0.01, "eps_t": 1e-8}
 # the optimizer kernels read their outputs (w -= ...): these start from random values too
-READ_OUTPUTS = {"gpubp_sgd", "gpubp_momentum", "gpubp_adam"}
+READ_OUTPUTS = {"gpubp_sgd", "gpubp_momentum", "gpubp_adam", "gpubp_axpy"}
 
 
 def _host_source(kernel):

@@ -121,3 +121,23 @@ def test_forward_and_cost_refuse_a_bad_batch_size(bad, rng):
         net.forward(X, batch_size=bad)
     with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
         net.cost(X, net.forward(X), batch_size=bad)
+
+
+def test_l2_adds_its_penalty_and_its_gradient_to_the_weights_only(rng):
+    """cost + l2/(2m) sum ||W||^2 and dW + (l2/m) W, as scikit-learn's alpha; biases untouched."""
+    net = _net(dtype="float64")
+    m, l2 = 6, 0.3
+    X, Y = rng.normal(size=(5, m)), np.eye(3)[:, rng.integers(0, 3, m)]
+    plan = net.plan(m)
+    plan.stage(net.check_inputs(X), net.check_targets(Y, m))
+    plan.forward()
+    c0 = float(plan.cost())
+    plan.backward()
+    g0 = {k: v.copy() for k, v in net.grads.items()}
+    c1 = float(plan.cost(l2))
+    plan.backward(l2=l2)
+    penalty = sum((net.params[f"W[{l}]"] ** 2).sum() for l in (1, 2, 3)) * l2 / (2 * m)
+    assert c1 == pytest.approx(c0 + penalty, rel=1e-13)
+    for name in net.params:
+        extra = l2 / m * net.params[name] if name.startswith("W") else 0
+        np.testing.assert_allclose(net.grads[name], g0[name] + extra, rtol=1e-13, atol=1e-16)
