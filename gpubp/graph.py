@@ -551,6 +551,37 @@ class Graph:
                 out[name][:, cols] = A
         return self.unfeed(out)
 
+    def predict_proba(self, X, batch_size=None):
+        """The output probabilities ``(n, m)`` of a single sigmoid or softmax output: ``forward``."""
+        out = self._single_output("predict_proba")
+        if out.activation.name not in ("sigmoid", "softmax"):
+            raise GpubpError(f"predict_proba needs a sigmoid or softmax output; {out.name} is "
+                             f"{out.activation.name} (use forward for its values)")
+        return self.forward(X, batch_size)
+
+    def predict(self, X, batch_size=None):
+        """What a single output predicts for each column of ``X``, as a NumPy array.
+
+        softmax: the class of each example, ``argmax`` over the rows, ``(m,)``; sigmoid with one
+        output: 0 or 1 for each example, ``(m,)``; sigmoid with n outputs: n labels per example,
+        ``(n, m)`` (multi-label); any other output: the values ``A`` ``(n, m)`` (regression).
+        """
+        out = self._single_output("predict")
+        A = backend.to_host(self.forward(X, batch_size))
+        if out.activation.name == "softmax":
+            return A.argmax(axis=0)
+        if out.activation.name == "sigmoid":
+            labels = (A > 0.5).astype(np.int64)
+            return labels[0] if out.n == 1 else labels
+        return A
+
+    def _single_output(self, what):
+        self._complete()
+        if len(self.outputs) != 1:
+            raise GpubpError(f"{what} needs a model with one output; this one has "
+                             f"{len(self.outputs)}: use forward")
+        return self.outputs[0]
+
     def cost(self, X, Y, batch_size=None):
         """The cost (sum over outputs of the mean loss over the m examples) as a Python float."""
         X = self.check_inputs(X)

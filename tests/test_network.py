@@ -225,3 +225,21 @@ def test_training_step_allocates_nothing(act, out, loss, opt, rng):
         tracemalloc.stop()
     assert current - base < 4096, "a training step kept memory"
     assert peak - base < smallest // 2, f"a training step made a temporary of {peak - base} bytes"
+
+
+# ---- predict and predict_proba -------------------------------------------------------------
+
+def test_predict_gives_classes_labels_or_values(rng):
+    X = rng.normal(size=(2, 9))
+    soft = make([2, 4, 3], out="softmax", loss="cross_entropy")
+    A = soft.forward(X)
+    assert np.array_equal(soft.predict(X), A.argmax(axis=0)) and soft.predict(X).shape == (9,)
+    np.testing.assert_array_equal(soft.predict_proba(X), A)
+    one = make([2, 4, 1], out="sigmoid", loss="bce")
+    assert np.array_equal(one.predict(X), (one.forward(X)[0] > 0.5).astype(int))
+    multi = make([2, 4, 3], out="sigmoid", loss="bce")
+    assert multi.predict(X).shape == (3, 9)
+    reg = make([2, 4, 2], out="identity", loss="mse")
+    np.testing.assert_array_equal(reg.predict(X), reg.forward(X))
+    with pytest.raises(gpubp.GpubpError, match="predict_proba needs a sigmoid or softmax output"):
+        reg.predict_proba(X)
