@@ -11,6 +11,7 @@ from .checkpoint import load
 from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .gradcheck import gradcheck
 from .graph import Graph
+from .labels import one_hot
 from .network import Network
 from .rnn import ElmanRNN
 from .trace import trace
@@ -18,5 +19,5 @@ from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
+__all__ = ["one_hot", "Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
            "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load"]

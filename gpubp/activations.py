@@ -11,7 +11,7 @@ Every activation works on whole ``(n[l], m)`` arrays and writes into buffers it 
 
 from . import kernels
 from .backend import xp_of
-from .errors import unknown_name
+from .errors import ConfigError, unknown_name
 
 
 class Activation:
@@ -100,7 +100,7 @@ class LeakyReLU(Activation):
     def __init__(self, alpha=0.01):
         alpha = float(alpha)
         if not 0 < alpha < 1:
-            raise ValueError(f"leaky_relu needs 0 < alpha < 1; got alpha={alpha}")
+            raise ConfigError(f"leaky_relu needs 0 < alpha < 1; got alpha={alpha}")
         self.alpha = alpha
 
     def __repr__(self):

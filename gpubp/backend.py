@@ -79,9 +79,12 @@ def resolve(device=None):
         return "gpu"
     if device == "gpu":
         if reason == "not installed":
-            reason = ("CuPy is not installed; install gpubp with the extra that matches your CUDA "
-                      "driver: pip install 'gpubp[cuda12]' or 'gpubp[cuda13]'")
-        raise DeviceError(f"device='gpu' was asked for but no GPU is usable: {reason}")
+            reason = ("CuPy is not installed; from a checkout of gpubp, install the extra that "
+                      "matches your CUDA driver (nvidia-smi shows its version): "
+                      "pip install -e \".[cuda12]\" or pip install -e \".[cuda13]\"")
+        asked = "device='gpu' was asked for" if source == "device" else \
+            f"the environment variable {ENV_VAR}=gpu asks for the GPU (unset it or set it to auto or cpu)"
+        raise DeviceError(f"{asked} but no GPU is usable: {reason}")
     if reason != "not installed":
         _warn_fallback(reason)
     return "cpu"

@@ -21,6 +21,19 @@ class NameNotFound(GpubpError, ValueError):
     """An unknown activation, loss, optimizer or device name; the message lists the valid ones."""
 
 
+class ConfigError(GpubpError, ValueError):
+    """An option gpubp cannot use (a learning rate <= 0, a batch size of 0, a dtype, sizes, an
+    activation list of the wrong length, ...); the message names it and what is expected."""
+
+
+class ArgumentTypeError(GpubpError, TypeError):
+    """An argument of the wrong type (``lr="0.1"``, a name that is not a string, ...)."""
+
+
+class LayerIndexError(GpubpError, IndexError):
+    """A layer number outside ``1..L``: layers are numbered as in the notes."""
+
+
 class DeviceError(GpubpError, RuntimeError):
     """A GPU was asked for but none is usable; the message says why."""
 

@@ -34,7 +34,7 @@ import numpy as np
 from . import activations as _activations
 from . import backend
 from . import losses as _losses
-from .errors import DataError, GpubpError, ShapeError
+from .errors import ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError
 from .params import FlatArrays, Layout
 from .plan import Plan
 
@@ -47,7 +47,7 @@ def as_dtype(dtype):
     except TypeError:
         dt = None
     if dt is None or dt.name not in ("float32", "float64"):
-        raise ValueError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
+        raise ConfigError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
                          f"np.float32, ...); got {dtype!r}")
     return dt
 
@@ -57,14 +57,14 @@ def check_batch_size(batch_size, optional=True):
     if batch_size is None and optional:
         return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer{' or None' if optional else ''}; "
+        raise ConfigError(f"batch_size must be a positive integer{' or None' if optional else ''}; "
                          f"got {batch_size!r}")
     return int(batch_size)
 
 
 def _check_name(name, taken):
     if not isinstance(name, str) or not name:
-        raise TypeError(f"a name must be a non-empty string; got {name!r}")
+        raise ArgumentTypeError(f"a name must be a non-empty string; got {name!r}")
     if name in taken:
         raise GpubpError(f"the name {name!r} is already used in this graph by {taken[name]}; "
                          f"every input, parameter and layer needs its own name")
@@ -85,7 +85,7 @@ class Node:
         self.size = size            # how the notes write n: "n[0]", or None
 
     def __rmatmul__(self, W):
-        raise TypeError(f"{W!r} @ {self.symbol}: the left factor must be a parameter from "
+        raise ArgumentTypeError(f"{W!r} @ {self.symbol}: the left factor must be a parameter from "
                         f"graph.weight(...)")
 
     def __repr__(self):
@@ -111,7 +111,7 @@ class Param:
 
     def __matmul__(self, node):
         if not isinstance(node, Node):
-            raise TypeError(f"{self.name} @ {node!r}: the right factor must be an input or a layer "
+            raise ArgumentTypeError(f"{self.name} @ {node!r}: the right factor must be an input or a layer "
                             f"of the graph")
         return Expr([Term(self, node)], None)
 
@@ -146,7 +146,7 @@ class Expr:
         if isinstance(other, Param):
             other = Expr([], other)
         if not isinstance(other, Expr):
-            raise TypeError(f"cannot add {other!r} to {self}: a layer sums terms W @ A and one "
+            raise ArgumentTypeError(f"cannot add {other!r} to {self}: a layer sums terms W @ A and one "
                             f"bias parameter")
         if self.bias is not None and other.bias is not None:
             raise GpubpError(f"{self} + {other}: a layer takes at most one bias")
@@ -178,24 +178,31 @@ class Layer(Node):
         """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms."""
         return f"{self.z} = " + str(Expr(self.terms, self.bias))
 
-    def check_term(self, term, A_shape, data=False):
+    def check_term(self, term, A_shape, data=None):
         """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
-        cannot be formed with ``A`` of shape ``A_shape`` (``(n, m)`` data, or ``(n,)`` at build)."""
+        cannot be formed with ``A`` of shape ``A_shape``: ``(n,)`` when the graph is built, or the
+        shape of data the user passed, named ``data`` (``"X"``, ``"validation X"``, ...)."""
         W, A = term.W, term.A
         shape = tuple(A_shape) if data else (A_shape[0], "m")
         show = "(" + ", ".join(str(s) for s in shape) + ")"
-        if data and len(A_shape) != 2:
-            raise ShapeError(f"{self.equation()}: {A.label} must be 2-D ({A.size or A.n}, m), one "
-                             f"column per example; got shape {shape}"
-                             + ("; for a single example use x.reshape(-1, 1)" if len(shape) == 1 else ""))
+        label = A.label if not data else (data if data == A.symbol else f"{A.symbol} = {data}")
+        if data and len(shape) != 2:
+            hint = ""
+            if len(shape) == 1 and A.n == 1:
+                hint = (f"; with {A.size or 'n'} = 1 input row, {data} is one row of m examples: "
+                        f"pass {data}.reshape(1, -1)")
+            elif len(shape) == 1 and shape[0] == A.n:
+                hint = f"; for a single example use {data}.reshape(-1, 1)"
+            raise ShapeError(f"{self.equation()}: {label} must be 2-D ({A.size or A.n}, m) = "
+                             f"({A.n}, m), one column per example; got shape {shape}{hint}")
         if W.shape[1] != A_shape[0]:
             must = f"({A.size}, m) = ({W.shape[1]}, m)" if A.size else f"({W.shape[1]}, m)"
             hint = ""
             if data and isinstance(A, Input) and A_shape[1] == W.shape[1]:
-                hint = f"; {A.name} looks transposed (rows as examples): pass {A.name}.T"
-            raise ShapeError(f"{self.equation()}: {W.name} is {W.shape} but {A.label} is {show}; "
+                hint = f"; {data} looks transposed (rows as examples): pass {data}.T"
+            raise ShapeError(f"{self.equation()}: {W.name} is {W.shape} but {label} is {show}; "
                              f"inner sizes {W.shape[1]} != {A_shape[0]} (columns are examples: "
-                             f"{A.label} must be {must}){hint}")
+                             f"{label} must be {must}){hint}")
 
     def __repr__(self):
         return f"layer {self.symbol} = {self.activation.name}({Expr(self.terms, self.bias)})"
@@ -248,7 +255,7 @@ class Graph:
         self._building(f"input {name!r}")
         _check_name(name, self._names)
         if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"input {name!r}: n must be a positive integer; got {n!r}")
+            raise ConfigError(f"input {name!r}: n must be a positive integer; got {n!r}")
         node = Input(name, n, symbol, size)
         self.inputs[name] = node
         self._names[name] = repr(node)
@@ -272,7 +279,7 @@ class Graph:
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         if shape is None or len(shape) != 2 or not all(
                 isinstance(s, (int, np.integer)) and s >= 1 for s in shape):
-            raise ValueError(f"{role} {name!r}: shape must be two positive integers (rows, cols); "
+            raise ConfigError(f"{role} {name!r}: shape must be two positive integers (rows, cols); "
                              f"got {shape!r}")
         p = Param(name, shape, role)
         self.param_nodes[name] = p
@@ -288,10 +295,10 @@ class Graph:
         self._building(f"layer {name!r}")
         _check_name(name, self._names)
         if isinstance(expr, Param):
-            raise TypeError(f"layer {name!r}: {expr.name} alone is not a layer's sum; write "
+            raise ArgumentTypeError(f"layer {name!r}: {expr.name} alone is not a layer's sum; write "
                             f"{expr.name} @ A for a term")
         if not isinstance(expr, Expr) or not expr.terms:
-            raise TypeError(f"layer {name!r}: expected a sum of terms W @ A (+ a bias); got {expr!r}")
+            raise ArgumentTypeError(f"layer {name!r}: expected a sum of terms W @ A (+ a bias); got {expr!r}")
         act = _activations.get(activation)
         layer = Layer(name, expr, act, symbol, z, dz, size)
         for t in layer.terms:
@@ -329,7 +336,7 @@ class Graph:
         self._building("an output")
         layers = list(layers) if isinstance(layers, (list, tuple)) else [layers]
         if not layers:
-            raise ValueError("output() needs at least one layer")
+            raise ConfigError("output() needs at least one layer")
         for layer in layers:
             if not isinstance(layer, Layer) or self.layers.get(layer.name) is not layer:
                 raise GpubpError(f"output: {layer!r} is not a layer of this graph")
@@ -346,7 +353,7 @@ class Graph:
                                  f"not feed other layers")
         for layer in self.layers.values():
             if layer not in layers and not layer.activation.hidden_ok:
-                raise ValueError(f"layer {layer.name}: {layer.activation.name} is for the output "
+                raise ConfigError(f"layer {layer.name}: {layer.activation.name} is for the output "
                                  f"layer only")
         # every layer must lead to an output: else nothing sends its dA back
         reaches = {layer.name for layer in layers}
@@ -428,7 +435,7 @@ class Graph:
                                  + (f"unknown {', '.join(map(str, extra))}" if extra else ""))
             return dict(X)
         if len(self.inputs) != 1:
-            raise TypeError(f"this graph has {len(self.inputs)} inputs; pass {what} as a dict "
+            raise ArgumentTypeError(f"this graph has {len(self.inputs)} inputs; pass {what} as a dict "
                             f"{{name: array}} with {', '.join(self.inputs)}")
         return {next(iter(self.inputs)): X}
 
@@ -441,7 +448,7 @@ class Graph:
                                  f"{', '.join(names)}; got {', '.join(map(str, Y))}")
             return dict(Y)
         if len(self.outputs) != 1:
-            raise TypeError(f"this graph has {len(self.outputs)} outputs; pass {what} as a dict "
+            raise ArgumentTypeError(f"this graph has {len(self.outputs)} outputs; pass {what} as a dict "
                             f"{{output name: array}}")
         return {self.outputs[0].name: Y}
 
@@ -459,9 +466,10 @@ class Graph:
             a = backend.to_device(data[name], self.xp)
             shape = tuple(a.shape)
             readers = consumers[name]
+            label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
             if readers:
                 layer, term = readers[0]
-                layer.check_term(term, shape, data=True)
+                layer.check_term(term, shape, data=label)
             elif len(shape) != 2 or shape[0] != node.n:
                 raise ShapeError(f"input {name} must be ({node.n}, m); got {shape}")
             if m is None:
@@ -473,7 +481,7 @@ class Graph:
                 raise ShapeError(f"every input needs the same m (columns): "
                                  f"{next(iter(out))} has {m}, {name} has {shape[1]}")
             a = a.astype(self.dtype, copy=False)
-            _check_finite(what if len(self.inputs) == 1 else f"{what}[{name!r}]", a)
+            _check_finite(label, a)
             out[name] = a
         return out
 
@@ -486,6 +494,12 @@ class Graph:
             y = backend.to_device(data[layer.name], self.xp)
             if y.ndim == 1 and layer.n == 1:
                 y = y.reshape(1, -1)  # a row of labels, as in seed 004's Y = (y^1 ... y^m)
+            elif y.ndim == 1 and y.shape[0] == m and layer.n > 1:
+                raise ShapeError(
+                    f"the cost compares {layer.symbol} ({layer.n}, {m}) with {what}, but {what} is a "
+                    f"vector of {m} values: class labels? A {layer.activation.name} output with "
+                    f"{layer.n} rows needs one column per example with one row per class: pass "
+                    f"gpubp.one_hot({what}, {layer.n}), which is ({layer.n}, {m})")
             if y.shape != (layer.n, m):
                 name = what if len(self.outputs) == 1 else f"{what}[{layer.name!r}]"
                 hint = f"; {name} looks transposed (rows as examples): pass {name}.T" \

@@ -17,7 +17,7 @@ or ``A``, and once the output saturates in float32 the gradient is lost (softmax
 
 from . import kernels
 from .backend import to_host, xp_of
-from .errors import DataError, unknown_name
+from .errors import ConfigError, DataError, unknown_name
 
 
 class Loss:
@@ -40,7 +40,7 @@ class Loss:
     def output_delta(self, output, A, Y, m, dZ):
         """``dZ[L] = c (A[L] - Y) / m`` for the canonical pair (``m``: the global batch size)."""
         if output.name != self.canonical:
-            raise ValueError(f"loss {self.name!r} has a fused delta only with "
+            raise ConfigError(f"loss {self.name!r} has a fused delta only with "
                              f"output={self.canonical!r}; got output={output.name!r}")
         kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, dZ)
 
@@ -204,7 +204,7 @@ def get(name_or_loss, output):
         else:
             why = (f"with output={output.name!r} the gradient is lost in float32 when the "
                    f"output saturates")
-        raise ValueError(
+        raise ConfigError(
             f"loss {loss.name!r} needs output={loss.canonical!r} (its canonical pair, "
             f"dZ[L] = (A[L] - Y)/m); {why}; {loss._instead}")
     return loss

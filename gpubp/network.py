@@ -22,7 +22,7 @@ it, and its parameters are ``net.params["W[1]"]``, ``net.params["b[1]"]``, ...
 import numpy as np
 
 from . import activations as _activations
-from .errors import GpubpError, ShapeError
+from .errors import ArgumentTypeError, ConfigError, GpubpError, LayerIndexError, ShapeError
 from .graph import Gradients as _GraphGradients
 from .graph import Graph
 
@@ -40,7 +40,7 @@ class LayerList:
 
     def _name(self, l):
         if not isinstance(l, (int, np.integer)) or isinstance(l, bool) or not 1 <= l <= self.L:
-            raise IndexError(f"{self.shown}[{l!r}] does not exist: layers are numbered 1..{self.L} "
+            raise LayerIndexError(f"{self.shown}[{l!r}] does not exist: layers are numbered 1..{self.L} "
                              f"as in the notes (A[0] = X is the input, not a layer)")
         return f"{self.symbol}[{l}]"
 
@@ -50,7 +50,7 @@ class LayerList:
     def __setitem__(self, l, value):
         name = self._name(l)
         if not hasattr(self.arrays, "layout"):
-            raise TypeError(f"{self.shown}[{l}] is read-only here")
+            raise ArgumentTypeError(f"{self.shown}[{l}] is read-only here")
         target = self.arrays[name]
         shape = np.shape(value) if not hasattr(value, "shape") else tuple(value.shape)
         if shape != target.shape:
@@ -105,7 +105,7 @@ class Network(Graph):
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
                                      and n >= 1 for n in sizes):
-            raise ValueError(f"sizes must be [n[0], ..., n[L]]: at least two positive integers "
+            raise ConfigError(f"sizes must be [n[0], ..., n[L]]: at least two positive integers "
                              f"(inputs and outputs); got {sizes}")
         super().__init__(dtype, device, seed)
         self.sizes = tuple(int(n) for n in sizes)
@@ -113,12 +113,16 @@ class Network(Graph):
         self.bias_terms = bool(bias)
         hidden = activation if isinstance(activation, (list, tuple)) else [activation] * (L - 1)
         if len(hidden) != L - 1:
-            raise ValueError(f"activation lists one name per hidden layer: {L - 1} for sizes "
+            raise ConfigError(f"activation lists one name per hidden layer: {L - 1} for sizes "
                              f"{list(self.sizes)}; got {len(hidden)}: {list(hidden)}")
         acts = [_activations.get(a) for a in hidden] + [_activations.get(output)]
+        if acts[-1].name == "softmax" and self.sizes[-1] == 1:
+            raise ConfigError("a softmax over one output is always 1 and learns nothing; for two "
+                              "classes use one output with output='sigmoid' and loss='bce', or two "
+                              "outputs with output='softmax' and loss='cross_entropy'")
         for l, a in enumerate(acts[:-1], 1):
             if not a.hidden_ok:
-                raise ValueError(f"layer {l}: {a.name} is for the output layer only")
+                raise ConfigError(f"layer {l}: {a.name} is for the output layer only")
         A = self.input("X", self.sizes[0], symbol="A[0]", size="n[0]")
         for l in range(1, L + 1):
             W = self.weight(f"W[{l}]", (self.sizes[l], self.sizes[l - 1]))

@@ -12,17 +12,28 @@ parameters with it is an error, not silently shared moments.
 
 import math
 
+import numpy as np
+
 from . import kernels
 from .backend import xp_of
-from .errors import GpubpError, unknown_name
+from .errors import ArgumentTypeError, ConfigError, GpubpError, unknown_name
 from .params import FlatArrays
+
+
+def _number(name, value):
+    """``value`` as a float, or an ArgumentTypeError that names the hyperparameter."""
+    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"{name} must be a number; got {name}={value!r} "
+                                f"({type(value).__name__})")
+    return float(value)
 
 
 class Optimizer:
     def __init__(self, lr):
+        lr = _number("lr", lr)
         if not lr > 0:
-            raise ValueError(f"learning rate must be > 0; got lr={lr}")
-        self.lr = float(lr)
+            raise ConfigError(f"learning rate must be > 0; got lr={lr}")
+        self.lr = lr
         self.t = 0
         self.params = None   # the arrays this optimizer updates, bound at the first step
         self.state = None    # per array: its velocities / moments
@@ -41,7 +52,7 @@ class Optimizer:
         else:
             params, grads, scratch = list(params), list(grads), [None] * len(params)
         if len(params) != len(grads):
-            raise ValueError(f"step needs one gradient per parameter; got {len(params)} "
+            raise ConfigError(f"step needs one gradient per parameter; got {len(params)} "
                              f"parameters and {len(grads)} gradients")
         if not self.bound_to(params):
             raise GpubpError(f"this {type(self).__name__} optimizer holds the state of other "
@@ -75,8 +86,9 @@ class Momentum(Optimizer):
 
     def __init__(self, lr, mu=0.9):
         super().__init__(lr)
+        mu = _number("mu", mu)
         if not 0 <= mu < 1:
-            raise ValueError(f"momentum needs 0 <= mu < 1; got mu={mu}")
+            raise ConfigError(f"momentum needs 0 <= mu < 1; got mu={mu}")
         self.mu = float(mu)
 
     def _new_state(self, p):
@@ -92,7 +104,11 @@ class Adam(Optimizer):
 
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1, self.beta2, self.eps = (_number(k, v) for k, v in
+                                            (("beta1", beta1), ("beta2", beta2), ("eps", eps)))
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
+            raise ConfigError(f"adam needs 0 <= beta1, beta2 < 1 and eps > 0; got beta1={beta1}, "
+                              f"beta2={beta2}, eps={eps}")
 
     def _new_state(self, p):
         return self._zeros(p), self._zeros(p)
@@ -111,7 +127,7 @@ def get(name_or_optimizer, lr=None):
     """An optimizer from its name and learning rate (or the object itself)."""
     if isinstance(name_or_optimizer, Optimizer):
         if lr is not None and lr != name_or_optimizer.lr:
-            raise ValueError(f"lr={lr} was given with an optimizer object that has lr="
+            raise ConfigError(f"lr={lr} was given with an optimizer object that has lr="
                              f"{name_or_optimizer.lr}; set the rate on the object instead")
         return name_or_optimizer
     if name_or_optimizer not in OPTIMIZERS:

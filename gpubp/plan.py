@@ -23,6 +23,7 @@ read them.
 
 from . import backend, kernels
 from .losses import is_fused
+from .errors import GpubpError
 
 
 class LayerBuffers:
@@ -186,7 +187,7 @@ class Plan:
         ``l2`` adds the gradient of the penalty ``l2 / (2 m) sum ||W||^2``: ``dW += (l2 / m) W``.
         """
         if not self.train:
-            raise RuntimeError("a forward-only plan has no backward pass")
+            raise GpubpError("a forward-only plan has no backward pass")
         m = self.m if m is None else m
         for op in self._backward_ops:
             op(m)

@@ -20,7 +20,7 @@ for ``outputs="all"``. Columns are examples, as everywhere.
 import numpy as np
 
 from . import backend
-from .errors import GpubpError, ShapeError
+from .errors import ConfigError, GpubpError, ShapeError
 from .graph import Graph
 
 OUTPUTS = ("last", "all")
@@ -48,9 +48,9 @@ class ElmanRNN(Graph):
                  outputs="last", dtype="float32", device=None, seed=None):
         for name, v in (("n_x", n_x), ("n_h", n_h), ("n_y", n_y), ("T", T)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+                raise ConfigError(f"{name} must be a positive integer; got {v!r}")
         if outputs not in OUTPUTS:
-            raise ValueError(f"outputs must be 'last' or 'all'; got {outputs!r}")
+            raise ConfigError(f"outputs must be 'last' or 'all'; got {outputs!r}")
         super().__init__(dtype, device, seed)
         self.n_x, self.n_h, self.n_y, self.T, self.outputs_at = int(n_x), int(n_h), int(n_y), int(T), outputs
         x = [self.input(f"x[{t}]", n_x) for t in range(1, T + 1)]

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from . import backend, optim
-from .errors import GpubpError
+from .errors import ConfigError, GpubpError
 from .graph import check_batch_size
 
 
@@ -138,16 +138,16 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     Y = net.check_targets(Y, M)
     batch_size = check_batch_size(batch_size, optional=False)
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
-        raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
+        raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")
     if patience is not None and not (isinstance(patience, (int, np.integer)) and patience >= 1):
-        raise ValueError(f"patience must be a positive integer or None; got {patience!r}")
+        raise ConfigError(f"patience must be a positive integer or None; got {patience!r}")
     batch_size = min(int(batch_size), M)
     if validation_data is not None:
         Xv = net.check_inputs(validation_data[0], what="validation X")
         Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
                                what="validation Y")
     if not (isinstance(l2, (int, float, np.floating)) and l2 >= 0):
-        raise ValueError(f"l2 must be a number >= 0; got {l2!r}")
+        raise ConfigError(f"l2 must be a number >= 0; got {l2!r}")
     opt = _optimizer_for(net, optimizer, lr)
     state = net.training
     if state is None:
@@ -157,7 +157,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         if seed is not None:
             state.rng = np.random.default_rng(seed)
     if state.mid_epoch and len(state.order) != M:
-        raise ValueError(f"the network stopped in the middle of an epoch over {len(state.order)} "
+        raise ConfigError(f"the network stopped in the middle of an epoch over {len(state.order)} "
                          f"examples; fit it on the same data to finish that epoch (got {M})")
     if not state.mid_epoch:
         state.start_watch()

@@ -143,7 +143,7 @@ def test_gpu_without_cupy_says_not_installed_and_names_the_extras(no_cupy):
         backend.resolve("gpu")
     msg = str(err.value)
     assert "CuPy is not installed" in msg
-    assert "pip install" in msg and "gpubp[cuda12]" in msg and "gpubp[cuda13]" in msg
+    assert 'pip install -e ".[cuda12]"' in msg and 'pip install -e ".[cuda13]"' in msg
 
 
 # ---- CuPy installed, GPU unusable: NumPy with one line of warning that says why -----------------
