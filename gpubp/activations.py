@@ -30,6 +30,10 @@ class Activation:
         xp_of(Z).add(Z, b, out=A)
         self.forward(A, A, scratch)
 
+    def derivative_text(self, A):
+        """``chi'(Z)`` written with the output ``A`` (a symbol), as the backward pass reads it."""
+        return self.derivative_formula.format(A=A)
+
     def derivative(self, A):
         """``chi'(Z)`` as a new array, from ``A = chi(Z)`` (for explanations and tests)."""
         xp = xp_of(A)
@@ -42,6 +46,7 @@ class Identity(Activation):
     """``chi(z) = z``, ``chi'(z) = 1``."""
 
     name = "identity"
+    derivative_formula = "1"
 
     def forward(self, Z, A, scratch=None):
         if A is not Z:
@@ -72,6 +77,7 @@ class Sigmoid(_Kernels):
 
     name = "sigmoid"
     range = (0.0, 1.0)
+    derivative_formula = "{A} (1 - {A})"
 
 
 class Tanh(_Kernels):
@@ -79,6 +85,7 @@ class Tanh(_Kernels):
 
     name = "tanh"
     range = (-1.0, 1.0)
+    derivative_formula = "1 - {A}^2"
 
 
 class ReLU(_Kernels):
@@ -86,6 +93,7 @@ class ReLU(_Kernels):
 
     name = "relu"
     range = (0.0, float("inf"))
+    derivative_formula = "1 where {A} > 0, else 0"
 
 
 class LeakyReLU(Activation):
@@ -105,6 +113,9 @@ class LeakyReLU(Activation):
 
     def __repr__(self):
         return f"leaky_relu(alpha={self.alpha})"
+
+    def derivative_text(self, A):
+        return f"1 where {A} > 0, else {self.alpha:g}"
 
     def forward(self, Z, A, scratch=None):
         kernels.leaky_relu(Z, self.alpha, A, scratch=scratch)
@@ -126,6 +137,7 @@ class Softmax(Activation):
     name = "softmax"
     range = (0.0, 1.0)
     hidden_ok = False
+    derivative_formula = "Diag({A}) - {A} {A}^T per column (so dZ = {A} * (dA - sum_i dA_i {A}_i))"
 
     def forward(self, Z, A, scratch=None):
         xp = xp_of(Z)

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import activations as _activations
 from . import backend
+from . import equations as _equations
 from . import losses as _losses
 from .errors import ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError
 from .params import FlatArrays, Layout
@@ -174,9 +175,13 @@ class Layer(Node):
         self.z = z or f"Z_{name}"
         self.dz = dz or f"d{self.z}"
 
+    def equations(self):
+        """``[Z = sum_k W_k A_k (+ b), A = chi(Z)]`` as :class:`gpubp.equations.Equation` objects."""
+        return _equations.forward(self)
+
     def equation(self):
-        """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms."""
-        return f"{self.z} = " + str(Expr(self.terms, self.bias))
+        """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms (error messages quote it)."""
+        return str(self.equations()[0])
 
     def check_term(self, term, A_shape, data=None):
         """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
@@ -401,6 +406,11 @@ class Graph:
             for t in layer.terms:
                 out[t.A.name].append((layer, t))
         return out
+
+    def backward_equations(self):
+        """The backward pass as :class:`gpubp.equations.Equation` objects, last layer first."""
+        self._complete()
+        return _equations.backward(self, lambda layer: _losses.is_fused(self.loss, layer.activation))
 
     def uses(self):
         """``{parameter name: [(layer, term or None for a bias), ...]}``, in layer order."""
