@@ -34,6 +34,9 @@ H2 = g.layer("H2", Wh @ H1 + Wx @ X2)
 Y_hat = g.layer("Y_hat", Wy @ H2)
 g.output(Y_hat, loss="half_sse")
 print(g)
+print()
+# every equation with every shape, each checked against NumPy and finite differences
+print(gpubp.explain(g, m=4, check=True))
 
 # ---- m = 4 examples, one per column -------------------------------------------------------
 rng = np.random.default_rng(0)

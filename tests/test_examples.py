@@ -36,7 +36,37 @@ def check_elman_rnn(out):
     assert number(out, "worst:") < 1e-7
 
 
-CHECKS = {"seed_000_shared_weight.py": check_seed_000, "elman_rnn.py": check_elman_rnn}
+def explained_and_checked(*lines):
+    """An example that prints its explanation (with these lines) and passes its checks."""
+    def check(out):
+        for line in lines:
+            assert line in out, line
+        errors = [float(x) for x in re.findall(r"NumPy ([0-9.e+-]+)", out)]
+        fd = [float(x) for x in re.findall(r"finite diff\. ([0-9.e+-]+)", out)]
+        assert errors and max(errors) < 1e-12 and fd and max(fd) < 1e-7
+        assert number(out, "worst:") < 1e-7
+        if "max relative difference" in out:
+            assert number(out, "max relative difference") < 1e-12
+    return check
+
+
+def check_seed_000_explained(out):
+    check_seed_000(out)
+    explained_and_checked("dWx (3, 2) = dWx|H1 (3, 2) + dWx|H2 (3, 2)")(out)
+
+
+CHECKS = {
+    "seed_000_shared_weight.py": check_seed_000_explained,
+    "seed_001_deep_single_output.py": explained_and_checked(
+        "dZ[4] (1, 6) = dA[4] (1, 6) * sigmoid'(Z[4] (1, 6))", "dW[1] (5, 4) = dZ[1] (5, 6) A[0]^T (6, 4)"),
+    "seed_002_two_three_two.py": explained_and_checked(
+        "dW[2] (2, 3) = dZ[2] (2, 1) A[1]^T (1, 3)", "dW[2] has shape (2, 3), like W[2] (2, 3)"),
+    "seed_003_one_layer_closed_form.py": explained_and_checked(
+        "Z[1] (5, 1) = W[1] (5, 4) A[0] (4, 1)", "sigmoid'(Z[1]) = A[1] (1 - A[1])"),
+    "seed_004_binary_classifier.py": explained_and_checked(
+        "dZ[2] (1, 8) = (A[2] (1, 8) - Y (1, 8)) / m", "tanh'(Z[1]) = 1 - A[1]^2"),
+    "elman_rnn.py": check_elman_rnn,
+}
 
 
 def test_every_example_has_its_checks():
