@@ -1,6 +1,6 @@
 """Checkpoints: a model, and the state of its training, in one ``.npz`` file that holds only data.
 
-``save(model, path)`` writes, ``load(path, device=None)`` rebuilds; ``net.save(path)`` and
+``save(model, path, metadata=None)`` writes, ``load(path, device=None)`` rebuilds; ``net.save(path)`` and
 ``gpubp.load(path)`` are the same two calls. After ``load``, ``fit`` continues as if it had never
 stopped: the optimizer's moments, its step count ``t``, the shuffling generator, the epoch count
 and the history come back, so 3 epochs + save + load + 2 epochs gives bit for bit the parameters
@@ -23,6 +23,9 @@ The file is a NumPy ``.npz`` (a zip of ``.npy`` arrays, written by ``np.savez``,
     order              (M,)       only for an epoch stopped between batches: its permutation
                                   (training["stopped"] holds the next batch's position)
     best_params        (P,)       only while early stopping holds a best: its parameters
+    metadata           0-d str    JSON object, only if given: what the caller keeps with the model
+                                  (the command line keeps its data options, standardization,
+                                  class labels and training options); gpubp does not read it
 
 ``architecture`` is data, never a class path: ``{"kind": "Network", ...}`` with the constructor's
 arguments, ``{"kind": "ElmanRNN", ...}`` likewise, and ``{"kind": "Graph", ...}`` for any other
@@ -67,11 +70,20 @@ BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 # ---- save -------------------------------------------------------------------------------------
 
-def save(model, path):
+def save(model, path, metadata=None):
     """Write ``model`` (a Network, ElmanRNN or any complete Graph) and its training state to
-    ``path``, atomically. See the module docstring for what the file holds."""
+    ``path``, atomically. See the module docstring for what the file holds.
+
+    ``metadata``: a dict of JSON data (str keys; str, finite numbers, bool, None, lists, dicts)
+    kept beside the model; :func:`load` gives it back as ``model.metadata``. By default the
+    model's own ``model.metadata`` (set by :func:`load`) travels on, so that loading, training
+    and saving again keeps it.
+    """
     if not isinstance(model, Graph):
         raise TypeError(f"save needs a gpubp Network, ElmanRNN or Graph; got {type(model).__name__}")
+    if metadata is None:
+        metadata = getattr(model, "metadata", None)
+    meta_json = None if metadata is None else _metadata_json(metadata)
     if model.params is None:
         raise CheckpointError("cannot save an incomplete graph: call output(layer, loss=...) first")
     arrays = {
@@ -87,7 +99,26 @@ def save(model, path):
         arrays.update(extra)
         for i, s in enumerate(states):
             arrays[f"optimizer_state_{i}"] = s
+    if meta_json is not None:
+        arrays["metadata"] = np.array(meta_json)
     _write_atomic(os.fspath(path), arrays)
+
+
+def _metadata_json(metadata):
+    """``metadata`` as JSON text; TypeError / ValueError say what cannot be stored."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict (a JSON object); got {type(metadata).__name__}")
+    try:
+        text = json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        # TypeError: an object JSON has no form for (an array, a set...); ValueError: NaN or inf,
+        # or a circular reference. Keys that are not strings would come back as strings: refused.
+        raise type(e)(f"metadata must be JSON data (str keys; str, finite numbers, bool, None, "
+                      f"lists, dicts): {e}") from None
+    if json.loads(text) != metadata:
+        raise TypeError("metadata must be JSON data that comes back as it went in: its keys must "
+                        "be strings and its sequences lists (not tuples)")
+    return text
 
 
 def _write_atomic(path, arrays):
@@ -266,7 +297,19 @@ def load(path, device=None):
     model.params.flat[...] = backend.to_device(flat, model.xp)
     if "training" in arrays:
         model.training = _restore_training(model, _json(arrays, "training", path), arrays, path)
+    model.metadata = _json(arrays, "metadata", path, finite=True) if "metadata" in arrays else None
     return model
+
+
+def load_metadata(path):
+    """The ``metadata`` dict saved with the model at ``path`` (None if it has none), without
+    building the model. CheckpointError for a file that is not a readable gpubp checkpoint."""
+    path = os.fspath(path)
+    arrays = _read(path)
+    fmt = _string(arrays, "format", path, what="not a gpubp checkpoint")
+    if fmt != FORMAT:
+        raise CheckpointError(f"{path}: not a gpubp checkpoint (format {fmt!r}, expected {FORMAT!r})")
+    return _json(arrays, "metadata", path, finite=True) if "metadata" in arrays else None
 
 
 def _read(path):
@@ -330,15 +373,19 @@ def _string(arrays, key, path, what=None):
     return str(a)
 
 
-def _json(arrays, key, path):
+def _json(arrays, key, path, finite=False):
     text = _string(arrays, key, path)
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant if finite else None)
     except ValueError as e:
         raise CheckpointError(f"{path}: {key!r} is not valid JSON ({e})") from None
     if not isinstance(value, dict):
         raise CheckpointError(f"{path}: {key!r} must be a JSON object; got {type(value).__name__}")
     return value
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a finite number; metadata holds finite numbers only")
 
 
 def _array(arrays, key, path):

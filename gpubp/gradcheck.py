@@ -52,7 +52,7 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
+def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0, progress=None):
     """Compare the backprop gradients of ``net`` with finite differences, in a float64 copy.
 
     Parameters
@@ -65,6 +65,9 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
     max_entries : int, optional
         Check at most this many entries of each parameter, chosen at random (``seed``);
         all of them by default.
+    progress : callable(name, done, total), optional
+        Called after each checked entry: ``name`` is the parameter being checked, ``done`` the
+        entries checked so far over all parameters, ``total`` all the entries to check.
     """
     net64 = net.copy(dtype="float64")
     Xc = net64.check_inputs(X)
@@ -85,6 +88,9 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
     floor = 1e-4 * max(1.0, abs(cost0))  # see the module docstring
     rng = np.random.default_rng(seed)
     errors, checked, kinks = {}, {}, {}
+    total = sum(p.size if max_entries is None else min(max_entries, p.size)
+                for p in net64.params.values())
+    done = 0
     for name, p in net64.params.items():
         bp = backend.to_host(grads[name]).ravel()
         flat = p.reshape(-1)  # a view: writing it perturbs the live parameter
@@ -93,6 +99,7 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
             rng.choice(n, size=max_entries, replace=False)
         num, kept, skipped = [], [], 0
         for i in idx:
+            done += 1
             orig = float(flat[i])
             f, moved = {}, False
             for k in (-2, -1, 1, 2):
@@ -100,6 +107,8 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0):
                 f[k], masks = evaluate()
                 moved = moved or any(bool((a != b).any()) for a, b in zip(masks, base_masks))
             flat[i] = orig
+            if progress is not None:
+                progress(name, done, total)
             if moved:
                 skipped += 1
                 continue

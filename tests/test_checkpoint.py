@@ -521,3 +521,82 @@ def test_a_stopped_epoch_order_must_be_a_permutation(tmp_path):
     a.save(tmp_path / "a")
     rewrite(tmp_path / "a", order=np.zeros(23, np.int64))
     load_error(tmp_path / "a", "'order' must be a permutation")
+
+
+# ---- metadata: JSON kept beside the model (the command line's data options) ------------------
+
+META = {"data": {"data": "digits", "seed": 0, "fraction": 0.2}, "classes": ["a", 3, None],
+        "x_mean": [0.1, -2.5e-300, 1e300], "nested": {"ok": True, "list": [[1, 2], []]}}
+
+
+def test_metadata_round_trip(tmp_path):
+    net = make("network")
+    checkpoint.save(net, tmp_path / "m", metadata=META)
+    b = gpubp.load(tmp_path / "m", device="cpu")
+    assert b.metadata == META and b.metadata["x_mean"][1] == -2.5e-300  # floats exact
+    assert checkpoint.load_metadata(tmp_path / "m") == META
+    # it travels on: load, train, save again without naming it
+    X, Y = data("network")
+    b.fit(X, Y, epochs=1, batch_size=8)
+    b.save(tmp_path / "m2")
+    assert checkpoint.load_metadata(tmp_path / "m2") == META
+    # and a new one replaces it
+    checkpoint.save(b, tmp_path / "m3", metadata={"other": 1})
+    assert gpubp.load(tmp_path / "m3").metadata == {"other": 1}
+
+
+def test_no_metadata_is_none(trained):
+    _, path = trained
+    assert gpubp.load(path, device="cpu").metadata is None
+    assert checkpoint.load_metadata(path) is None
+    with np.load(path) as f:
+        assert "metadata" not in f.files
+
+
+def test_metadata_is_plain_json_in_the_file(tmp_path):
+    checkpoint.save(make("network"), tmp_path / "m", metadata=META)
+    with np.load(tmp_path / "m", allow_pickle=False) as f:
+        a = f["metadata"]
+        assert a.shape == () and a.dtype.kind == "U"
+        assert json.loads(str(a)) == META
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([1, 2], "must be a dict"),
+    ({"a": np.zeros(2)}, "must be JSON data"),
+    ({"a": float("nan")}, "must be JSON data"),
+    ({"a": float("inf")}, "must be JSON data"),
+    ({"a": {1, 2}}, "must be JSON data"),
+    ({1: "int key"}, "keys must be strings"),
+    ({"a": (1, 2)}, "sequences lists"),
+])
+def test_metadata_that_is_not_json_data_is_refused(bad, match, tmp_path):
+    with pytest.raises((TypeError, ValueError), match=match):
+        checkpoint.save(make("network"), tmp_path / "m", metadata=bad)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{not json", "'metadata' is not valid JSON"),
+    ("[1, 2]", "'metadata' must be a JSON object"),
+    ('{"a": NaN}', "NaN is not a finite number"),
+    ('{"a": -Infinity}', "-Infinity is not a finite number"),
+])
+def test_tampered_metadata_is_refused(trained, text, match):
+    _, path = trained
+    rewrite(path, metadata=np.array(text))
+    load_error(path, match)
+    with pytest.raises(CheckpointError, match=match):
+        checkpoint.load_metadata(path)
+
+
+def test_metadata_that_is_not_a_string_is_refused(trained):
+    _, path = trained
+    rewrite(path, metadata=np.zeros(3))
+    load_error(path, "'metadata' must be a 0-d string array")
+
+
+def test_load_metadata_of_a_file_that_is_not_a_checkpoint(tmp_path):
+    np.savez(tmp_path / "other.npz", metadata=np.array("{}"))
+    with pytest.raises(CheckpointError, match="not a gpubp checkpoint"):
+        checkpoint.load_metadata(tmp_path / "other.npz")
