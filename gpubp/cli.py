@@ -251,6 +251,27 @@ def build_parser():
     g.add_argument("--device", choices=backend.DEVICES, help="(default: GPUBP_DEVICE or auto)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
+    e = sub.add_parser("explain", help="every equation of a network with every shape, checked",
+                       description="Print the forward and backward equations of a network in the "
+                       "notes' notation with the shape of every factor for a batch of --batch "
+                       "examples. --check verifies each printed equation against NumPy and each "
+                       "gradient against finite differences, on random weights and data.")
+    e.add_argument("--sizes", type=_full_sizes, default=[2, 3, 2], metavar="N,N,...",
+                   help="all the sizes n[0],...,n[L] (default 2,3,2)")
+    e.add_argument("--activation", type=_names, default="sigmoid", metavar="NAME[,NAME...]",
+                   help=f"hidden activation(s): {ACTIVATION_HELP} (default sigmoid)")
+    e.add_argument("--output", default="sigmoid", metavar="NAME", help="(default sigmoid)")
+    e.add_argument("--loss", metavar="NAME", help="(default: cross_entropy for softmax, bce for "
+                   "sigmoid, else mse)")
+    e.add_argument("--no-bias", action="store_true", help="layers Z[l] = W[l] A[l-1], no b[l]")
+    e.add_argument("--model", metavar="PATH", help="explain a saved model instead of --sizes ...")
+    e.add_argument("--batch", type=_positive_int, default=5, help="examples m (default 5)")
+    e.add_argument("--check", action="store_true",
+                   help="check every equation against NumPy and finite differences")
+    e.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    e.add_argument("--picture", metavar="PATH", help="also draw the network to PATH (.svg or .png)")
+    e.add_argument("--seed", type=int, default=0, help="(default 0)")
+
     sub.add_parser("info", help="what gpubp runs on here: backend, device, versions, BLAS",
                    description="Print the backend, the device, and the versions of gpubp, "
                    "Python, NumPy, CuPy and CUDA, and the BLAS NumPy uses.")
@@ -316,7 +337,7 @@ def _run(argv):
         parser.print_help()
         return 2
     return {"train": cmd_train, "predict": cmd_predict, "gradcheck": cmd_gradcheck,
-            "info": cmd_info, "demo": cmd_demo}[args.command](args)
+            "explain": cmd_explain, "info": cmd_info, "demo": cmd_demo}[args.command](args)
 
 
 # ---- progress -----------------------------------------------------------------------------------
@@ -899,6 +920,29 @@ def cmd_gradcheck(args):
     print(f"{'ok' if ok else 'FAILED'}: worst relative error {report.max_error:.3e} "
           f"{'<=' if ok else '>'} tol {args.tol:g} ({time.perf_counter() - t:.2f} s)")
     return 0 if ok else 1
+
+
+def cmd_explain(args):
+    import gpubp
+    from . import picture
+
+    if args.model:
+        net = gpubp.load(args.model, device="cpu")
+    else:
+        sizes, act = args.sizes, args.activation
+        L = len(sizes) - 1
+        if isinstance(act, list) and len(act) != L - 1:
+            raise UsageError(f"{PROG} explain: error: --activation lists {len(act)} names; --sizes "
+                             f"{_show(sizes)} has {L - 1} hidden layer{'s' if L != 2 else ''}")
+        loss = args.loss or {"softmax": "cross_entropy", "sigmoid": "bce"}.get(args.output, "mse")
+        net = gpubp.Network(sizes, activation=act, output=args.output, loss=loss, dtype="float64",
+                            device="cpu", seed=args.seed, bias=not args.no_bias)
+    derivation = gpubp.explain(net, m=args.batch, check=args.check, seed=args.seed)
+    if args.picture:
+        _check_writable("picture", args.picture)
+        print(f"picture: {picture.draw(net, args.picture, m=args.batch)}", file=sys.stderr)
+    print(derivation.render(args.format))
+    return 0
 
 
 # ---- info and demo ------------------------------------------------------------------------------

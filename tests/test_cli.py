@@ -506,3 +506,28 @@ def test_help_on_every_command(capsys, command):
 def test_no_command_prints_the_help(capsys):
     code, out, _ = main(capsys)
     assert code == 2 and out.startswith("usage: gpubp") and "train" in out
+
+
+# ---- explain ------------------------------------------------------------------------------------
+
+def test_explain_prints_every_shape_and_checks(capsys):
+    code, out, err = main(capsys, "explain", "--sizes", "2,3,2", "--activation", "sigmoid",
+                          "--output", "sigmoid", "--loss", "half_sse", "--batch", "5", "--check")
+    assert code == 0, err
+    assert "Z[1] (3, 5) = W[1] (3, 2) A[0] (2, 5) + b[1] (3, 1)" in out
+    assert "dW[1] (3, 2) = dZ[1] (3, 5) A[0]^T (5, 2)" in out
+    assert max(float(x) for x in re.findall(r"finite diff\. ([0-9.e+-]+)", out)) < 1e-7
+
+
+def test_explain_a_saved_model_in_markdown_with_a_picture(capsys, tmp_path, small_model):
+    picture = tmp_path / "net.svg"
+    code, out, err = main(capsys, "explain", "--model", str(small_model), "--format", "markdown",
+                          "--picture", str(picture))
+    assert code == 0, err
+    assert out.startswith("**Network [") and "| `dW[1] = dZ[1] A[0]^T` |" in out
+    assert b"<svg" in picture.read_bytes()
+
+
+def test_explain_errors_are_one_line(capsys):
+    code, out, err = main(capsys, "explain", "--sizes", "2,3,3,2", "--activation", "tanh,relu,relu")
+    assert code == 2 and "--activation lists 3 names" in err and len(err.strip().splitlines()) == 1
