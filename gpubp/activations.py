@@ -63,10 +63,10 @@ class _Kernels(Activation):
     """An activation whose three steps are the kernels ``<name>``, ``bias_<name>``, ``<name>_grad``."""
 
     def forward(self, Z, A, scratch=None):
-        getattr(kernels, self.name)(Z, A)
+        getattr(kernels, self.name)(Z, A, scratch=scratch)
 
     def forward_bias(self, Z, b, A, scratch=None):
-        getattr(kernels, "bias_" + self.name)(Z, b, A)
+        getattr(kernels, "bias_" + self.name)(Z, b, A, scratch=scratch)
 
     def backward(self, A, dA, dZ):
         getattr(kernels, self.name + "_grad")(A, dA, dZ)

@@ -140,9 +140,9 @@ class CrossEntropy(Loss):
     distribution (one-hot or soft labels that sum to 1).
 
     Only with ``softmax`` (its canonical pair): ``dZ[L] = (A[L] - Y) / m``, which holds because
-    each column of Y sums to 1. The cost is computed from the logits when given:
-    ``-sum_i y_i (z_i - max z - log sum_k exp(z_k - max z))``; from ``A[L]`` alone the log is
-    clamped at the smallest normal number.
+    each column of Y sums to 1. The cost is computed from the logits when given, per column
+    ``logsumexp(z) - y . z`` with ``logsumexp(z) = max z - log(max a)``; from ``A[L]`` alone the
+    log is clamped at the smallest normal number.
     """
 
     name = "cross_entropy"
@@ -155,8 +155,11 @@ class CrossEntropy(Loss):
         xp = xp_of(A)
         m = A.shape[1]
         if Z is not None:
-            shifted = Z - Z.max(axis=0, keepdims=True)
-            log_a = shifted - xp.log(xp.exp(shifted).sum(axis=0, keepdims=True))
+            # -sum_i y_i log a_i = logsumexp(z) - y . z per column (each column of Y sums to 1),
+            # and logsumexp(z) = max z - log(max a): the largest a of a column is 1 / sum exp(z -
+            # max z) >= 1/n, so its log is safe. Two column maxima and a dot: no (n, m) temporary.
+            lse = Z.max(axis=0).sum() - xp.log(A.max(axis=0)).sum()
+            return (lse - xp.vdot(Y, Z)) / m
         else:
             log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m

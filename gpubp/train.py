@@ -136,6 +136,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     X = net.check_inputs(X)
     M = next(iter(X.values())).shape[1]
     Y = net.check_targets(Y, M)
+    X = {k: xp.asfortranarray(v) for k, v in X.items()}  # example-major: a batch is m rows
     batch_size = check_batch_size(batch_size, optional=False)
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")
