@@ -138,6 +138,11 @@ def matmul(a, b, out, accumulate=False, scratch=None):
     on NumPy the product goes into ``scratch`` (shaped like ``out``; a temporary if ``None``) and
     is added. ``a`` and ``b`` may be transposed views.
     """
+    if type(out) is np.ndarray:  # the CPU, kept short: it runs several times a step
+        if not accumulate:
+            return np.matmul(a, b, out=out)
+        out += np.matmul(a, b, out=scratch)
+        return out
     if not accumulate:
         return xp_of(out).matmul(a, b, out=out)
     if xp_of(out) is np:

@@ -126,7 +126,9 @@ class Plan:
             c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None)
             total = c if total is None else total + c
         if l2:
-            total = total + sum((W * W).sum() for W, _ in self._weights) * (0.5 * l2 / self.m)
+            xp = self.graph.xp  # ||W||^2 as a dot of the flat view with itself: no temporary
+            squares = sum(xp.vdot(W.ravel(), W.ravel()) for W, _ in self._weights)
+            total = total + squares * (0.5 * l2 / self.m)
         return total
 
     # ---- backward ------------------------------------------------------------------------
