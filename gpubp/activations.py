@@ -141,10 +141,13 @@ class Softmax(Activation):
 
     def forward(self, Z, A, scratch=None):
         xp = xp_of(Z)
-        # subtracting the column maximum keeps exp from overflowing; it does not change the result
-        xp.subtract(Z, Z.max(axis=0, keepdims=True), out=A)  # (1, m) temporaries only
+        # subtracting the column maximum keeps exp from overflowing; it does not change the result.
+        # The (1, m) column maximum and sum go in the first row of the scratch the plan lends
+        # (else in (1, m) temporaries).
+        row = scratch[:1] if scratch is not None else None
+        xp.subtract(Z, Z.max(axis=0, keepdims=True, out=row), out=A)
         xp.exp(A, out=A)
-        A /= A.sum(axis=0, keepdims=True)
+        A /= A.sum(axis=0, keepdims=True, out=row)
 
     def backward(self, A, dA, dZ):
         xp = xp_of(A)

@@ -164,6 +164,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         state.start_watch()
 
     history = History(cost=[])
+    plans = {}  # the batch size's plan and the remainder's, looked up once per fit
     last = state.epoch + epochs
     monitor = "val_cost" if validation_data is not None else "train_cost"
     for epoch in range(epochs):
@@ -174,10 +175,10 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         order = xp.asarray(state.order)
         total = xp.asarray(state.partial, dtype=net.dtype)  # continues a stopped epoch's sum
         for start in range(state.position, M, batch_size):
-            idx = order[start:start + batch_size]
-            plan = net.plan(idx.shape[0])
-            plan.stage(X, Y, columns=idx)
-            total += plan.train_step(opt, l2=l2) * idx.shape[0]
+            k = min(batch_size, M - start)
+            plan = plans.get(k) or plans.setdefault(k, net.plan(k))
+            plan.stage(X, Y, columns=order[start:start + k])
+            total += plan.train_step(opt, l2=l2) * k
             if stop is not None and start + batch_size < M and stop():
                 state.position = start + batch_size
                 state.partial = float(backend.to_host(total))  # exact: a float32 fits a float
