@@ -53,7 +53,7 @@ import numpy as np
 from . import activations as _activations
 from . import backend, optim
 from . import losses as _losses
-from .errors import CheckpointError
+from .errors import ArgumentTypeError, CheckpointError, ConfigError
 from .graph import Graph, as_dtype
 from .network import Network
 from .rnn import ElmanRNN
@@ -80,7 +80,10 @@ def save(model, path, metadata=None):
     and saving again keeps it.
     """
     if not isinstance(model, Graph):
-        raise TypeError(f"save needs a gpubp Network, ElmanRNN or Graph; got {type(model).__name__}")
+        raise ArgumentTypeError(f"save needs a gpubp Network, ElmanRNN or Graph; got {type(model).__name__}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"cannot save to {path}: it is a folder; give a file name, such as "
+                              f"{os.path.join(str(path), 'model.npz')}")
     if metadata is None:
         metadata = getattr(model, "metadata", None)
     meta_json = None if metadata is None else _metadata_json(metadata)
@@ -107,7 +110,7 @@ def save(model, path, metadata=None):
 def _metadata_json(metadata):
     """``metadata`` as JSON text; TypeError / ValueError say what cannot be stored."""
     if not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict (a JSON object); got {type(metadata).__name__}")
+        raise ArgumentTypeError(f"metadata must be a dict (a JSON object); got {type(metadata).__name__}")
     try:
         text = json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -116,7 +119,7 @@ def _metadata_json(metadata):
         raise type(e)(f"metadata must be JSON data (str keys; str, finite numbers, bool, None, "
                       f"lists, dicts): {e}") from None
     if json.loads(text) != metadata:
-        raise TypeError("metadata must be JSON data that comes back as it went in: its keys must "
+        raise ArgumentTypeError("metadata must be JSON data that comes back as it went in: its keys must "
                         "be strings and its sequences lists (not tuples)")
     return text
 
@@ -385,7 +388,7 @@ def _json(arrays, key, path, finite=False):
 
 
 def _no_constant(name):
-    raise ValueError(f"{name} is not a finite number; metadata holds finite numbers only")
+    raise ConfigError(f"{name} is not a finite number; metadata holds finite numbers only")
 
 
 def _array(arrays, key, path):

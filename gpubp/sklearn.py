@@ -113,6 +113,7 @@ from . import backend, kernels, optim
 from .graph import as_dtype
 from .network import Network
 from .train import fit as _fit_network
+from .errors import ConfigError
 
 __all__ = ["MLPClassifier", "MLPRegressor", "expected_failed_checks"]
 
@@ -160,7 +161,7 @@ class SklearnSGD(optim.Optimizer):
     def __init__(self, lr, momentum=0.9, nesterov=True):
         super().__init__(lr)
         if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+            raise ConfigError(f"momentum must be in [0, 1]; got {momentum}")
         self.mu, self.nesterov = float(momentum), bool(nesterov)
 
     def _new_state(self, p):
@@ -248,7 +249,7 @@ class _BaseMLP(BaseEstimator):
     def coefs_(self, coefs):
         net = self.network_
         if len(coefs) != net.L:
-            raise ValueError(f"coefs_ needs {net.L} arrays; got {len(coefs)}")
+            raise ConfigError(f"coefs_ needs {net.L} arrays; got {len(coefs)}")
         for l, c in enumerate(coefs, 1):
             net.W[l] = np.asarray(c).T
 
@@ -263,7 +264,7 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self, intercepts):
         net = self.network_
         if len(intercepts) != net.L:
-            raise ValueError(f"intercepts_ needs {net.L} arrays; got {len(intercepts)}")
+            raise ConfigError(f"intercepts_ needs {net.L} arrays; got {len(intercepts)}")
         for l, c in enumerate(intercepts, 1):
             net.b[l] = np.asarray(c).reshape(-1, 1)
 
@@ -275,7 +276,7 @@ class _BaseMLP(BaseEstimator):
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if not hasattr(hidden, "__iter__") else list(hidden)
         if any(h <= 0 for h in hidden):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+            raise ConfigError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         first_pass = "network_" not in self.__dict__ or (not self.warm_start and not incremental)
         dtype = as_dtype(self.dtype) if first_pass else self.network_.dtype
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
@@ -287,7 +288,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(sizes, rs, dtype)
         elif list(self.network_.sizes) != sizes:
-            raise ValueError(f"{'partial_fit' if incremental else 'warm_start'} continues the "
+            raise ConfigError(f"{'partial_fit' if incremental else 'warm_start'} continues the "
                              f"network {list(self.network_.sizes)} (n_features, "
                              f"*hidden_layer_sizes, n_outputs); this data and hidden_layer_sizes "
                              f"give {sizes}")
@@ -295,14 +296,14 @@ class _BaseMLP(BaseEstimator):
         Y = Y.astype(net.dtype)
 
         if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+            raise ConfigError("partial_fit does not support early_stopping=True")
         Xv = yv = None
         if self.early_stopping:
             stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
             X, Xv, Y, yv = train_test_split(X, Y, random_state=rs,
                                             test_size=self.validation_fraction, stratify=stratify)
             if Xv.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
+                raise ConfigError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             yv = self._validation_targets(yv)
             Xv = backend.to_device(Xv.T, net.xp)  # (n[0], m_val): on the device once per fit
@@ -335,7 +336,7 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             net.params.flat[...] = self._best_params
         if not bool(net.xp.isfinite(net.params.flat).all()):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+            raise ConfigError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
         return self
 
@@ -539,11 +540,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
-                    raise ValueError(f"warm_start can only be used where `y` has the same "
+                    raise ConfigError(f"warm_start can only be used where `y` has the same "
                                      f"classes as in the previous call to fit. Previously got "
                                      f"{self.classes_}, `y` has {classes}")
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                raise ConfigError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y)
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from . import backend, optim
-from .errors import ConfigError, GpubpError
+from .errors import ArgumentTypeError, ConfigError, GpubpError
 from .graph import check_batch_size
 
 
@@ -143,6 +143,17 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     if patience is not None and not (isinstance(patience, (int, np.integer)) and patience >= 1):
         raise ConfigError(f"patience must be a positive integer or None; got {patience!r}")
     batch_size = min(int(batch_size), M)
+    if validation_data is not None and (not isinstance(validation_data, (tuple, list))
+                                        or len(validation_data) != 2):
+        raise ArgumentTypeError(f"validation_data must be a pair (X_val, Y_val); got "
+                                f"{type(validation_data).__name__}")
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(f"callback must be a function callback(epoch, history); got "
+                                f"{type(callback).__name__}")
+    if stop is not None and not callable(stop):
+        raise ArgumentTypeError(f"stop must be a function stop() -> bool; got {type(stop).__name__}")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise ArgumentTypeError(f"shuffle must be True or False; got {shuffle!r}")
     if validation_data is not None:
         Xv = net.check_inputs(validation_data[0], what="validation X")
         Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
