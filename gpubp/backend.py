@@ -153,6 +153,33 @@ def matmul(a, b, out, accumulate=False, scratch=None):
     return cublas.gemm("N", "N", a, b, out=out, alpha=1.0, beta=1.0)
 
 
+def nccl_unique_id():
+    """A new NCCL unique id (on the rank that creates the communicator)."""
+    from cupy.cuda import nccl
+
+    return nccl.get_unique_id()
+
+
+def nccl_communicator(size, uid, rank):
+    """This rank's NCCL communicator, on device ``rank`` modulo the devices of this node."""
+    cupy, reason = cupy_status()
+    if cupy is None:
+        raise DeviceError(f"comm='nccl' needs a usable GPU: {reason}")
+    from cupy.cuda import nccl
+
+    cupy.cuda.Device(rank % cupy.cuda.runtime.getDeviceCount()).use()
+    return nccl.NcclCommunicator(size, uid, rank)
+
+
+def nccl_allreduce_sum(comm, a):
+    """``a`` <- the sum of ``a`` over the ranks, in place, on the current stream."""
+    from cupy.cuda import nccl
+
+    dtype = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}[a.dtype]
+    stream = cupy_status()[0].cuda.get_current_stream()
+    comm.allReduce(a.data.ptr, a.data.ptr, a.size, dtype, nccl.NCCL_SUM, stream.ptr)
+
+
 @functools.lru_cache(maxsize=None)
 def elementwise_kernel(in_params, out_params, operation, name):
     """A ``cupy.ElementwiseKernel`` built once per source (CuPy compiles it on first call)."""

@@ -206,6 +206,9 @@ def build_parser():
     r = t.add_argument_group("where and what to write")
     r.add_argument("--device", choices=backend.DEVICES,
                    help="auto (the GPU when usable), cpu or gpu (default: GPUBP_DEVICE or auto)")
+    r.add_argument("--comm", choices=("mpi", "nccl"),
+                   help="data-parallel training over the ranks of mpiexec / srun (mpi: through "
+                        "MPI; nccl: one GPU per rank); rank 0 prints and writes the files")
     r.add_argument("--save", metavar="PATH",
                    help=f"where to save the model (default {DEFAULT_MODEL}; with --resume: the "
                         f"resumed file)")
@@ -439,8 +442,13 @@ def _given(args, names):
 
 def cmd_train(args):
     import gpubp
+    from . import distributed
 
     t0 = time.perf_counter()
+    comm = distributed.get(args.comm)
+    root = comm is None or comm.rank == 0
+    if not root:  # the other ranks train in step, silently; rank 0 reports and writes
+        args.quiet, sys.stdout = True, open(os.devnull, "w")
     if args.no_plot and args.plot:
         raise UsageError(f"{PROG} train: error: --plot and --no-plot contradict each other")
     if args.resume:
@@ -539,13 +547,15 @@ def cmd_train(args):
     early = None
     if todo > 0:
         early, fit_seconds = _fit(net, Xtr, Ytr, validation, opts, todo, epochs, stopper,
-                                  args.quiet)
+                                  args.quiet, comm)
         if early is not None:
             stopped_early = early
     state = net.training
     meta = _metadata(ds, opts, fingerprint, scaler, y_mean, y_std, stopped_early)
     interrupted = stopper() and not stopped_early and (
         state.epoch < epochs or state.mid_epoch)
+    if not root:
+        return 128 + stopper.signum if interrupted else 0
     checkpoint.save(net, save_path, metadata=meta)
     if interrupted:
         where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
@@ -624,7 +634,7 @@ def _output_and_loss(task, output, loss):
     return output, loss
 
 
-def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet):
+def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet, comm=None):
     """Run fit for ``todo`` epochs with progress, early stopping kept in the training state (so
     that it survives a checkpoint), and ``stopper``. Returns (early-stop info or None, seconds)."""
     state = net.training
@@ -659,7 +669,7 @@ def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet):
         with stopper.installed():
             net.fit(X, Y, epochs=todo, batch_size=opts["batch_size"], optimizer=opts["optimizer"],
                     lr=opts["lr"], validation_data=validation, l2=opts["l2"], callback=callback,
-                    stop=stopper)
+                    stop=stopper, comm=comm)
     finally:
         progress.close()
     seconds = time.perf_counter() - t

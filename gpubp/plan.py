@@ -126,10 +126,13 @@ class Plan:
             c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None)
             total = c if total is None else total + c
         if l2:
-            xp = self.graph.xp  # ||W||^2 as a dot of the flat view with itself: no temporary
-            squares = sum(xp.vdot(W.ravel(), W.ravel()) for W, _ in self._weights)
-            total = total + squares * (0.5 * l2 / self.m)
+            total = total + self.penalty(l2, self.m)
         return total
+
+    def penalty(self, l2, m):
+        """``l2 / (2 m) sum ||W||^2`` over the weights (not the biases), a 0-d device array."""
+        xp = self.graph.xp  # ||W||^2 as a dot of the flat view with itself: no temporary
+        return sum(xp.vdot(W.ravel(), W.ravel()) for W, _ in self._weights) * (0.5 * l2 / m)
 
     # ---- backward ------------------------------------------------------------------------
 
@@ -199,8 +202,12 @@ class Plan:
         for op in self._backward_ops:
             op(m)
         if l2:
-            for W, dW in self._weights:
-                kernels.axpy(W, l2 / m, dW, scratch=self._scratch_like(dW))
+            self.penalty_gradient(l2, m)
+
+    def penalty_gradient(self, l2, m):
+        """``dW += (l2 / m) W`` for every weight: the gradient of :meth:`penalty`."""
+        for W, dW in self._weights:
+            kernels.axpy(W, l2 / m, dW, scratch=self._scratch_like(dW))
 
     def _scratch_like(self, a):
         """A NumPy-only scratch view shaped like ``a`` (a view of the flat buffers), or None."""

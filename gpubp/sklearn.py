@@ -79,6 +79,8 @@ What differs
   on the GPU above all): it fails those two checks and passes the others.
 - ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, or None for the environment variable
   ``GPUBP_DEVICE`` (default auto).
+- ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
+  calls ``fit`` with the same data; see :mod:`gpubp.distributed`).
 - ``est.network_.save(path)`` refuses this module's optimizers (a checkpoint holds no code);
   pickle the estimator (``joblib.dump``), as for any scikit-learn estimator.
 
@@ -222,6 +224,7 @@ class _BaseMLP(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",  # any NumPy spelling of float32 / float64: gpubp checks it
         "device": [StrOptions({"auto", "cpu", "gpu"}), None],
+        "comm": "no_validation",  # None, "mpi", "nccl" or a communicator: gpubp checks it
     }
 
     #: gpubp's gradient is this many times scikit-learn's (2 for the regressor: module docstring)
@@ -327,7 +330,8 @@ class _BaseMLP(BaseEstimator):
         try:
             _fit_network(net, X_cols, Y_cols, epochs=1 if incremental else self.max_iter,
                          batch_size=batch_size, optimizer=opt, shuffle=self.shuffle, seed=seed,
-                         callback=callback, l2=float(self.alpha) * self._grad_scale)
+                         callback=callback, l2=float(self.alpha) * self._grad_scale,
+                         comm=self.comm)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             state = net.training
@@ -488,7 +492,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64", device=None):
+                 dtype="float64", device=None, comm=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -514,6 +518,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.max_fun = max_fun
         self.dtype = dtype
         self.device = device
+        self.comm = comm
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -611,7 +616,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float64", device=None):
+                 dtype="float64", device=None, comm=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -638,6 +643,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.max_fun = max_fun
         self.dtype = dtype
         self.device = device
+        self.comm = comm
 
     def _fit(self, X, y, incremental):
         if self.loss == "poisson":

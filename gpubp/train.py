@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import backend, optim
+from . import backend, distributed, optim
 from .errors import ArgumentTypeError, ConfigError, GpubpError
 from .graph import check_batch_size
 
@@ -94,7 +94,7 @@ def _optimizer_for(net, optimizer, lr):
 
 def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validation_data=None,
         shuffle=True, seed=None, patience=None, min_delta=0.0, verbose=False, callback=None,
-        l2=0.0, stop=None):
+        l2=0.0, stop=None, comm=None):
     """Train ``net`` on the columns of ``X`` ``(n[0], M)`` and ``Y`` ``(n[L], M)``.
 
     Parameters
@@ -127,11 +127,28 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     stop : callable() -> bool, optional
         Asked after every batch; when it returns True, fit returns at once, leaving the epoch
         unfinished in ``net.training`` (a checkpoint then holds it, and the next fit finishes it).
+    comm : None, "mpi", "nccl" or a :class:`gpubp.distributed.MPIComm`
+        Data-parallel training (see :mod:`gpubp.distributed`): every rank passes the same X, Y;
+        each computes its share of every global batch of ``batch_size`` examples.
 
     Returns
     -------
     History of this call (``net.training.history`` holds every epoch so far).
     """
+    comm = distributed.get(comm)
+    if comm is None or comm.size == 1:
+        return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
+                    patience, min_delta, verbose, callback, l2, stop, comm)
+    try:
+        return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
+                    patience, min_delta, verbose and comm.rank == 0, callback, l2, stop, comm)
+    except BaseException as e:  # any rank's error ends the whole job, never a silent hang
+        distributed.abort_on_error(comm, e)
+        raise
+
+
+def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed, patience,
+         min_delta, verbose, callback, l2, stop, comm):
     xp = net.xp
     X = net.check_inputs(X)
     M = next(iter(X.values())).shape[1]
@@ -173,6 +190,8 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
                          f"examples; fit it on the same data to finish that epoch (got {M})")
     if not state.mid_epoch:
         state.start_watch()
+    if comm is not None:
+        comm.bcast(net.params.flat)  # every rank starts from rank 0's parameters
 
     history = History(cost=[])
     plans = {}  # the batch size's plan and the remainder's, looked up once per fit
@@ -187,14 +206,20 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         total = xp.asarray(state.partial, dtype=net.dtype)  # continues a stopped epoch's sum
         for start in range(state.position, M, batch_size):
             k = min(batch_size, M - start)
-            plan = plans.get(k) or plans.setdefault(k, net.plan(k))
-            plan.stage(X, Y, columns=order[start:start + k])
-            total += plan.train_step(opt, l2=l2) * k
-            if stop is not None and start + batch_size < M and stop():
+            if comm is None:
+                plan = plans.get(k) or plans.setdefault(k, net.plan(k))
+                plan.stage(X, Y, columns=order[start:start + k])
+                total += plan.train_step(opt, l2=l2) * k
+            else:
+                total += _shared_step(net, plans, X, Y, order[start:start + k], opt, l2, comm)
+            if stop is not None and start + batch_size < M and _agreed(comm, bool(stop())):
                 state.position = start + batch_size
                 state.partial = float(backend.to_host(total))  # exact: a float32 fits a float
                 return history
-        row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
+        if comm is None:
+            row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
+        else:  # each rank summed its shares' costs: one all-reduce of one number
+            row = {"cost": float(comm.allreduce(np.array([float(backend.to_host(total))]))[0]) / M}
         state.order, state.position, state.partial = None, 0, 0.0
         if validation_data is not None:
             row["val_cost"] = net.cost_of_checked(Xv, Yv, batch_size)
@@ -206,15 +231,47 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         if verbose:
             line = "  ".join(f"{k} {v:.6g}" for k, v in row.items())
             print(f"epoch {state.epoch}/{last}  {line}  ({time.perf_counter() - t0:.2f} s)", flush=True)
-        if patience is not None and state.watch(net, row[monitor], min_delta) >= patience:
+        waited = state.watch(net, row[monitor], min_delta) if patience is not None else 0
+        if patience is not None and (comm.decide(waited) if comm else waited) >= patience:
             if verbose:
                 print(f"early stop: {monitor} has not improved for {patience} epochs; "
                       f"restoring the best ({state.best:.6g})", flush=True)
             break
-        if callback is not None and callback(epoch, history):
+        if callback is not None and _agreed(comm, bool(callback(epoch, history))):
             break
-        if stop is not None and stop():
+        if stop is not None and _agreed(comm, bool(stop())):
             return history
     if patience is not None:
         state.restore_best(net)
     return history
+
+
+def _agreed(comm, decision):
+    """Rank 0's decision, on every rank (a decision of this rank alone without a comm)."""
+    return decision if comm is None else comm.decide(decision)
+
+
+def _shared_step(net, plans, X, Y, columns, opt, l2, comm):
+    """One data-parallel step: this rank's share of the global batch ``columns``; the gradients
+    of all shares summed by one all-reduce of the flat buffer, ``1/m`` with the global m; the same
+    update on every rank. Returns this rank's part of the batch's cost times m (device 0-d)."""
+    k = columns.shape[0]
+    mine = distributed.share(columns, comm.rank, comm.size)
+    kl = mine.shape[0]
+    if kl:
+        plan = plans.get(kl) or plans.setdefault(kl, net.plan(kl))
+        plan.stage(X, Y, columns=mine)
+        plan.forward()
+        part = plan.cost() * kl
+        plan.backward(m=k)
+    else:  # fewer examples than ranks: this rank adds nothing
+        net.grads.flat[...] = 0
+        plan = plans.get(1) or plans.setdefault(1, net.plan(1))
+        part = net.xp.zeros((), net.dtype)
+    comm.allreduce(net.grads.flat)
+    if l2:
+        plan.penalty_gradient(l2, k)  # identical parameters: the same term on every rank, once
+        if comm.rank == 0:
+            part = part + plan.penalty(l2, k) * k
+    plan.step(opt)
+    return part

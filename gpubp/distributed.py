@@ -1,0 +1,136 @@
+"""Data-parallel training over MPI (mpi4py) or NCCL: every rank computes the gradient of its share
+of every global batch, and one all-reduce of the flat gradient buffer sums them.
+
+``fit(..., comm="mpi")`` (every rank passes the same X and Y; launch with ``mpiexec -n N`` or
+``srun``):
+
+- the parameters are broadcast from rank 0 at the start, and every rank shuffles with the same
+  seed, so each global batch is the same set of columns everywhere;
+- rank r takes the r-th of N nearly equal slices of the batch and runs forward and backward with
+  the GLOBAL batch size in ``1/m``; the N gradients are summed with one all-reduce of the flat
+  buffer, so every rank takes the step one process would take on the whole batch (to rounding:
+  the sum is taken in another order);
+- the cost of each batch is summed over the ranks with the gradients' all-reduce (one more
+  number); decisions (stopping, early stopping) are taken by rank 0 and broadcast, so no rank
+  waits for another that has left;
+- only rank 0 prints; the command line writes files on rank 0 only;
+- an error on any rank aborts the whole job with that rank's message, never a silent hang.
+
+``comm="mpi"`` moves CuPy arrays through host memory unless the MPI is CUDA-aware
+(``MPIComm(cuda_aware=True)``); ``comm="nccl"`` all-reduces on the devices with NCCL, one GPU per
+rank, its unique id sent over MPI (as ChainerMN does).
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from . import backend
+from .errors import ConfigError, unknown_name
+
+COMMS = ("mpi", "nccl")
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ConfigError(f"comm='mpi' needs mpi4py and an MPI: pip install -e \".[mpi]\" "
+                          f"(the mpich wheel brings one) ({e})") from None
+    return MPI
+
+
+class MPIComm:
+    """All-reduce and broadcast over an MPI communicator (``MPI.COMM_WORLD`` by default)."""
+
+    name = "mpi"
+
+    def __init__(self, comm=None, cuda_aware=False):
+        MPI = _mpi()
+        self.MPI = MPI
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.cuda_aware = cuda_aware
+
+    def _host(self, a):
+        if backend.xp_of(a) is np or self.cuda_aware:
+            return a, None
+        return backend.to_host(a), a  # staged through host memory
+
+    def allreduce(self, a):
+        """``a`` <- the sum of ``a`` over the ranks, in place (a contiguous array)."""
+        if self.size == 1:
+            return a
+        buf, device = self._host(a)
+        if device is None and backend.xp_of(a) is not np:
+            backend.synchronize(backend.xp_of(a))  # CUDA-aware MPI reads the buffer as it is now
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        if device is not None:
+            device[...] = backend.to_device(buf, backend.xp_of(device))
+        return a
+
+    def bcast(self, a, root=0):
+        """``a`` <- rank ``root``'s ``a``, in place."""
+        if self.size == 1:
+            return a
+        buf, device = self._host(a)
+        self.comm.Bcast(buf, root=root)
+        if device is not None:
+            device[...] = backend.to_device(buf, backend.xp_of(device))
+        return a
+
+    def decide(self, value, root=0):
+        """A Python value every rank takes from rank ``root`` (a decision)."""
+        return value if self.size == 1 else self.comm.bcast(value, root=root)
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+
+class NCCLComm(MPIComm):
+    """All-reduce on the GPUs with NCCL (one GPU per rank: rank r uses device r modulo the devices
+    of its node); broadcasts and decisions go over MPI, which also carries NCCL's unique id."""
+
+    name = "nccl"
+
+    def __init__(self, comm=None):
+        super().__init__(comm)
+        uid = backend.nccl_unique_id() if self.rank == 0 else None
+        uid = self.comm.bcast(uid, root=0)
+        self.nccl = backend.nccl_communicator(self.size, uid, self.rank)
+
+    def allreduce(self, a):
+        if self.size == 1:
+            return a
+        backend.nccl_allreduce_sum(self.nccl, a)
+        return a
+
+
+def get(comm):
+    """A communicator from ``None`` (no data parallelism), ``"mpi"``, ``"nccl"`` or an object."""
+    if comm is None or isinstance(comm, MPIComm):
+        return comm
+    if comm == "mpi":
+        return MPIComm()
+    if comm == "nccl":
+        return NCCLComm()
+    raise unknown_name("comm", comm, COMMS)
+
+
+def share(columns, rank, size):
+    """Rank ``rank``'s slice of a global batch: the r-th of ``size`` nearly equal parts."""
+    k = columns.shape[0]
+    lo, hi = rank * k // size, (rank + 1) * k // size
+    return columns[lo:hi]
+
+
+def abort_on_error(comm, error):
+    """Print this rank's error and end the whole job (the other ranks would wait forever)."""
+    sys.stderr.write(f"gpubp: rank {comm.rank} of {comm.size}: {type(error).__name__}: {error}; "
+                     f"aborting all ranks\n")
+    sys.stderr.flush()
+    if os.environ.get("GPUBP_DEBUG"):
+        import traceback
+        traceback.print_exception(error)
+    comm.abort(1)
