@@ -43,11 +43,20 @@ class Kernel:
         outs = [(p.split()[-1], True) for p in self.out_params.split(",")]
         return ins + outs
 
+    _fused = False  # not looked up yet; then gpubp.fused's one-pass function, or None
+
     def __call__(self, *args, scratch=None):
         first = args[0]  # every kernel's first argument is an array
         if type(first) is np.ndarray:  # the common case on the CPU, kept short: it runs per step
             dtype = first.dtype.type
-            self.twin(*[a if type(a) is np.ndarray else dtype(a) for a in args], scratch=scratch)
+            args = [a if type(a) is np.ndarray else dtype(a) for a in args]
+            fused = self._fused
+            if fused is False:
+                fused = self._fused = _fused_version(self.name)
+            if fused is not None and fused[1](*args):
+                fused[0](*args)
+            else:
+                self.twin(*args, scratch=scratch)
             return
         arrays = [a for a in args if hasattr(a, "dtype") and getattr(a, "ndim", 0) > 0]
         dtype = arrays[0].dtype
@@ -65,6 +74,15 @@ class Kernel:
 
 
 KERNELS = {}
+
+
+def _fused_version(name):
+    """The numba one-pass version of a twin and the test of the arrays it takes
+    (:func:`gpubp.fused.get`), or None: imported at the first kernel call, so that ``import
+    gpubp`` never imports numba."""
+    from . import fused
+
+    return fused.get(name)
 
 
 def _declare(name, in_params, out_params, operation):

@@ -92,9 +92,13 @@ def _run_host(lib, kernel, args, dtype):
 
 
 def _run_twin(kernel, args, scratch=False):
+    """The NumPy twin itself (not a fused version: tests/test_fused.py checks those against it),
+    its scalars in the arrays' dtype as Kernel.__call__ passes them."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     outs = [a for a, (_, out) in zip(args, kernel.params) if out]
-    kernel(*args, scratch=np.empty_like(outs[0]) if scratch else None)
+    dtype = outs[0].dtype.type
+    kernel.twin(*[a if isinstance(a, np.ndarray) else dtype(a) for a in args],
+                scratch=np.empty_like(outs[0]) if scratch else None)
     return outs
 
 

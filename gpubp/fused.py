@@ -1,0 +1,180 @@
+"""Optional: the NumPy twins' arithmetic in ONE pass each, compiled by numba (the ``cpu`` extra).
+
+A NumPy twin makes one pass over memory per operation (Adam's makes twelve); on small and medium
+networks these passes, not the matrix products, take most of a CPU step. Each function here does
+the same operations, in the same order and in the same precision, element by element in one
+loop, so its results are bitwise equal to the twin's (``tests/test_fused.py`` checks every one on
+random and on special values). exp and tanh stay NumPy's (their bits are NumPy's own), so
+sigmoid and tanh forward have no fused version.
+
+Used by :class:`gpubp.kernels.Kernel` on C-contiguous NumPy arrays when numba is installed and the
+environment variable ``GPUBP_FUSED`` is not ``0``; ``import gpubp`` never imports numba (the first
+kernel call does). Scalars arrive already in the arrays' dtype; constants such as ``1 - b1`` are
+computed here in that dtype, as the twins compute them.
+"""
+
+import os
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the cpu extra is not installed: the twins run
+    numba = None
+
+ENABLED = numba is not None and os.environ.get("GPUBP_FUSED", "1") != "0"
+
+
+def _jit(f):
+    # error_model="numpy": x / 0 gives inf or NaN as in NumPy, never an exception; no fastmath:
+    # IEEE semantics, no reassociation, no contraction into fused multiply-adds
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(f)
+
+
+def _flat(*arrays):
+    return [a.reshape(-1) for a in arrays]
+
+
+if ENABLED:
+    @_jit
+    def _relu(z, a):
+        for i in range(z.size):
+            t = z[i]
+            a[i] = t if t > 0 else (t if t != t else 0.0)  # NaN stays, -0 and below give +0
+
+    @_jit
+    def _bias_relu(z, b, a):
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                t = z[i, j] + b[i, 0]
+                a[i, j] = t if t > 0 else (t if t != t else 0.0)
+
+    @_jit
+    def _leaky_relu(z, alpha, a):
+        for i in range(z.size):
+            s = z[i] * alpha
+            a[i] = z[i] if z[i] >= s else s  # max(z, alpha z): a NaN z gives s, a NaN
+
+    @_jit
+    def _bias_leaky_relu(z, b, alpha, a):
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                t = z[i, j] + b[i, 0]
+                s = t * alpha
+                a[i, j] = t if t >= s else s
+
+    @_jit
+    def _bias_identity(z, b, a):
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                a[i, j] = z[i, j] + b[i, 0]
+
+    @_jit
+    def _relu_grad(a, gA, gZ):
+        for i in range(a.size):
+            gZ[i] = gA[i] * (1.0 if a[i] > 0 else 0.0)  # exact: 1.0 and 0.0 in any precision
+
+    @_jit
+    def _leaky_relu_grad(a, gA, alpha, one, gZ):
+        for i in range(a.size):
+            f = one if a[i] > 0 else (a[i] if a[i] != a[i] else alpha)
+            gZ[i] = f * gA[i]
+
+    @_jit
+    def _sigmoid_grad(a, gA, one, gZ):
+        for i in range(a.size):
+            t = one - a[i]
+            t = t * a[i]
+            gZ[i] = t * gA[i]
+
+    @_jit
+    def _tanh_grad(a, gA, one, gZ):
+        for i in range(a.size):
+            t = a[i] * a[i]
+            t = one - t
+            gZ[i] = t * gA[i]
+
+    @_jit
+    def _output_delta(a, y, c, dz):
+        for i in range(a.size):
+            t = a[i] - y[i]
+            dz[i] = t * c
+
+    @_jit
+    def _axpy(x, c, y):
+        for i in range(x.size):
+            y[i] = y[i] + x[i] * c
+
+    @_jit
+    def _sgd(g, lr, w):
+        for i in range(g.size):
+            w[i] = w[i] - g[i] * lr
+
+    @_jit
+    def _momentum(g, lr, mu, w, v):
+        for i in range(g.size):
+            vi = v[i] * mu
+            vi = vi - g[i] * lr
+            v[i] = vi
+            w[i] = w[i] + vi
+
+    @_jit
+    def _adam(g, b1, b2, lr_t, eps_t, omb1, omb2, w, m, v):
+        for i in range(g.size):
+            mi = m[i] * b1
+            mi = mi + g[i] * omb1
+            m[i] = mi
+            vi = v[i] * b2
+            s = g[i] * g[i]
+            vi = vi + s * omb2
+            v[i] = vi
+            s = np.sqrt(vi)
+            s = s + eps_t
+            s = mi / s
+            w[i] = w[i] - s * lr_t
+
+
+def _one(x):
+    return x.dtype.type(1)
+
+
+def _contiguous(*args):
+    return all(a.flags.c_contiguous for a in args if type(a) is np.ndarray)
+
+
+def _bias_layout(z, b, *rest):
+    """The bias kernels' loops take z (n, m) and b (n, 1), as the plan passes them."""
+    return z.ndim == 2 and b.shape == (z.shape[0], 1) and _contiguous(z, b, *rest)
+
+
+def get(name):
+    """``(function, accepts)`` for a kernel name, or None: ``accepts(*args)`` says whether the
+    function takes these arrays (C-contiguous; the bias kernels (n, m) with (n, 1))."""
+    fn = FUSED.get(name)
+    if fn is None:
+        return None
+    return fn, (_bias_layout if name.startswith("gpubp_bias_") else _contiguous)
+
+
+# name -> function(*the twin's arguments); each flattens what its loop reads as one vector
+FUSED = {} if not ENABLED else {
+    "gpubp_relu": lambda z, a: _relu(*_flat(z, a)),
+    "gpubp_bias_relu": _bias_relu,
+    "gpubp_leaky_relu": lambda z, alpha, a: _leaky_relu(z.reshape(-1), alpha, a.reshape(-1)),
+    "gpubp_bias_leaky_relu": _bias_leaky_relu,
+    "gpubp_bias_identity": _bias_identity,
+    "gpubp_relu_grad": lambda a, gA, gZ: _relu_grad(*_flat(a, gA, gZ)),
+    "gpubp_leaky_relu_grad": lambda a, gA, alpha, gZ: _leaky_relu_grad(
+        a.reshape(-1), gA.reshape(-1), alpha, _one(a), gZ.reshape(-1)),
+    "gpubp_sigmoid_grad": lambda a, gA, gZ: _sigmoid_grad(a.reshape(-1), gA.reshape(-1), _one(a),
+                                                          gZ.reshape(-1)),
+    "gpubp_tanh_grad": lambda a, gA, gZ: _tanh_grad(a.reshape(-1), gA.reshape(-1), _one(a),
+                                                    gZ.reshape(-1)),
+    "gpubp_output_delta": lambda a, y, c, dz: _output_delta(a.reshape(-1), y.reshape(-1), c,
+                                                            dz.reshape(-1)),
+    "gpubp_axpy": lambda x, c, y: _axpy(x.reshape(-1), c, y.reshape(-1)),
+    "gpubp_sgd": lambda g, lr, w: _sgd(g.reshape(-1), lr, w.reshape(-1)),
+    "gpubp_momentum": lambda g, lr, mu, w, v: _momentum(g.reshape(-1), lr, mu, *_flat(w, v)),
+    "gpubp_adam": lambda g, b1, b2, lr_t, eps_t, w, m, v: _adam(
+        g.reshape(-1), b1, b2, lr_t, eps_t, 1 - b1, 1 - b2, *_flat(w, m, v)),
+}
