@@ -43,10 +43,15 @@ def machine():
     """Lines on the machine, the versions and the BLAS, and the OPENBLAS_* variables."""
     import sklearn
 
+    from gpubp import fused
+
+    numba = f"numba {fused.numba.__version__}" if fused.numba is not None else "numba not installed"
     lines = [f"# {datetime.date.today()}  {platform.node()}  {platform.machine()}  "
              f"{platform.processor() or ''}  {os.cpu_count()} logical CPUs",
              f"# python {platform.python_version()}; numpy {np.__version__}; "
-             f"scikit-learn {sklearn.__version__}; gpubp device cpu"]
+             f"scikit-learn {sklearn.__version__}; gpubp device cpu; fused passes "
+             f"{'on' if fused.ENABLED else 'off'} ({numba}; GPUBP_FUSED="
+             f"{os.environ.get('GPUBP_FUSED', '(unset)')})"]
     try:
         with open("/proc/cpuinfo") as f:
             model = next((line.split(":", 1)[1].strip() for line in f

@@ -160,21 +160,27 @@ def nccl_unique_id():
     return nccl.get_unique_id()
 
 
-def nccl_communicator(size, uid, rank):
-    """This rank's NCCL communicator, on device ``rank`` modulo the devices of this node."""
+def nccl_communicator(size, uid, rank, local_rank):
+    """``(communicator, device id)`` of this rank: device ``local_rank`` modulo this node's
+    devices becomes the current device."""
     cupy, reason = cupy_status()
     if cupy is None:
         raise DeviceError(f"comm='nccl' needs a usable GPU: {reason}")
     from cupy.cuda import nccl
 
-    cupy.cuda.Device(rank % cupy.cuda.runtime.getDeviceCount()).use()
-    return nccl.NcclCommunicator(size, uid, rank)
+    device = local_rank % cupy.cuda.runtime.getDeviceCount()
+    cupy.cuda.Device(device).use()
+    return nccl.NcclCommunicator(size, uid, rank), device
 
 
-def nccl_allreduce_sum(comm, a):
+def nccl_allreduce_sum(comm, a, device):
     """``a`` <- the sum of ``a`` over the ranks, in place, on the current stream."""
     from cupy.cuda import nccl
 
+    if a.device.id != device:
+        raise DeviceError(f"comm='nccl': this rank's NCCL communicator is on GPU {device} but the "
+                          f"network is on GPU {a.device.id}; make the communicator "
+                          f"(gpubp.distributed.NCCLComm()) before the network")
     dtype = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}[a.dtype]
     stream = cupy_status()[0].cuda.get_current_stream()
     comm.allReduce(a.data.ptr, a.data.ptr, a.size, dtype, nccl.NCCL_SUM, stream.ptr)

@@ -16,6 +16,11 @@ of every global batch, and one all-reduce of the flat gradient buffer sums them.
 - only rank 0 prints; the command line writes files on rank 0 only;
 - an error on any rank aborts the whole job with that rank's message, never a silent hang.
 
+Every rank must pass the same arguments (``stop`` and ``callback`` given on all ranks or none).
+With ``comm="nccl"`` through the Python API, make the communicator before the network
+(``comm = gpubp.distributed.NCCLComm()``, then the network, then ``fit(..., comm=comm)``), so
+that the network is made on this rank's GPU.
+
 ``comm="mpi"`` moves CuPy arrays through host memory unless the MPI is CUDA-aware
 (``MPIComm(cuda_aware=True)``); ``comm="nccl"`` all-reduces on the devices with NCCL, one GPU per
 rank, its unique id sent over MPI (as ChainerMN does).
@@ -75,6 +80,8 @@ class MPIComm:
         if self.size == 1:
             return a
         buf, device = self._host(a)
+        if device is None and backend.xp_of(a) is not np:
+            backend.synchronize(backend.xp_of(a))  # CUDA-aware MPI reads the buffer as it is now
         self.comm.Bcast(buf, root=root)
         if device is not None:
             device[...] = backend.to_device(buf, backend.xp_of(device))
@@ -98,12 +105,14 @@ class NCCLComm(MPIComm):
         super().__init__(comm)
         uid = backend.nccl_unique_id() if self.rank == 0 else None
         uid = self.comm.bcast(uid, root=0)
-        self.nccl = backend.nccl_communicator(self.size, uid, self.rank)
+        # the device of this rank: the rank's place among the ranks of its node
+        local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED).Get_rank()
+        self.nccl, self.device = backend.nccl_communicator(self.size, uid, self.rank, local)
 
     def allreduce(self, a):
-        if self.size == 1:
-            return a
-        backend.nccl_allreduce_sum(self.nccl, a)
+        if self.size == 1 or backend.xp_of(a) is np:  # host numbers (a cost) go over MPI
+            return super().allreduce(a)
+        backend.nccl_allreduce_sum(self.nccl, a, self.device)
         return a
 
 

@@ -74,8 +74,10 @@ def dA_symbol(layer):
 
 
 def target_symbol(graph, layer):
-    """``Y`` for a single output, ``Y_<name>`` for one of several."""
-    return "Y" if len(graph.outputs) == 1 else f"Y_{layer.name}"
+    """``Y`` for a single output, ``Y_<name>`` for one of several (or where a layer or an input
+    is itself called ``Y``)."""
+    taken = {n.symbol for n in list(graph.inputs.values()) + list(graph.layers.values())}
+    return "Y" if len(graph.outputs) == 1 and "Y" not in taken else f"Y_{layer.name}"
 
 
 def grad_symbol(name):
@@ -105,8 +107,9 @@ def backward(graph, fused):
             uses[t.W.name] += 1
         if layer.bias is not None:
             uses[layer.bias.name] += 1
-    parts = {name: [] for name in graph.param_nodes}
+    parts = {name: [] for name in graph.param_nodes}  # (layer index, term index, symbol)
     eqs = []
+    order = {name: i for i, name in enumerate(graph.layers)}
     for layer in reversed(list(graph.layers.values())):
         act = layer.activation
         d = act.derivative_text(layer.symbol)
@@ -136,24 +139,24 @@ def backward(graph, fused):
             eqs.append(Equation("dZ", Sym(layer.dz), [Sym(dA), "*", f"{act.name}'(", Sym(layer.z),
                                                       ")"], layer,
                                 note=f"{act.name}'({layer.z}) = {d}"))
-        for t in layer.terms:
+        for k, t in enumerate(layer.terms):
             shared = uses[t.W.name] > 1
             sym = part_symbol(t.W.name, layer) if shared else grad_symbol(t.W.name)
             if shared and sum(1 for t2 in layer.terms if t2.W is t.W) > 1:
                 sym += f":{t.A.symbol}"
-            parts[t.W.name].append(sym)
+            parts[t.W.name].append((order[layer.name], k, sym))
             eqs.append(Equation("dW", Sym(sym), [Sym(layer.dz), Sym(t.A.symbol, T=True)], layer,
                                 param=t.W.name))
         if layer.bias is not None:
             b = layer.bias.name
             shared = uses[b] > 1
             sym = part_symbol(b, layer) if shared else grad_symbol(b)
-            parts[b].append(sym)
+            parts[b].append((order[layer.name], len(layer.terms), sym))
             eqs.append(Equation("db", Sym(sym), [Sym(layer.dz), Sym("1", T=True)], layer, param=b))
     for name, ps in parts.items():
         if len(ps) > 1:
             rhs = []
-            for i, p in enumerate(reversed(ps)):  # in layer order: the first use first
+            for i, (_, _, p) in enumerate(sorted(ps)):  # in layer order: the first use first
                 rhs += (["+"] if i else []) + [Sym(p)]
             eqs.append(Equation("parts", Sym(grad_symbol(name)), rhs, param=name,
                                 note=f"{name} is used {len(ps)} times: its gradient is the sum of "

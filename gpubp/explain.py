@@ -12,7 +12,7 @@ equation, and each gradient from central finite differences in float64. ``str(de
 import numpy as np
 
 from . import backend
-from .equations import Sym
+from .equations import Sym, target_symbol
 from .gradcheck import gradcheck
 from .trace import trace
 
@@ -151,7 +151,7 @@ def _shapes(model, m):
         for sym in (layer.z, layer.symbol, layer.dz, "d" + layer.symbol):
             shapes[sym] = (layer.n, m)
     for o in model.outputs:
-        shapes["Y" if len(model.outputs) == 1 else f"Y_{o.name}"] = (o.n, m)
+        shapes[target_symbol(model, o)] = (o.n, m)
     for eq in model.backward_equations():
         if eq.kind in ("dW", "db"):
             shapes[eq.result.name] = model.param_nodes[eq.param].shape
@@ -279,13 +279,14 @@ def _check(model, steps, m, seed):
         engine["d" + name] = g
     for eq in net.backward_equations():  # the parts of shared parameters
         if eq.kind in ("dW", "db") and "|" in eq.result.name:
-            key = eq.layer.name
-            parts = t.contributions[eq.param]
-            if key in parts:
-                engine[eq.result.name] = parts[key]
+            parts = t.contributions[eq.param]  # named by the layer, or "layer: W A" (Plan's)
+            source = [x for x in eq.rhs if isinstance(x, Sym)][1].name
+            for key in (eq.layer.name, f"{eq.layer.name}: {eq.param} {source}"):
+                if key in parts:
+                    engine[eq.result.name] = parts[key]
     v = {node.symbol: X[name] for name, node in net.inputs.items()}
     v.update({name: backend.to_host(p) for name, p in net.params.items()})
-    v.update({("Y" if len(net.outputs) == 1 else f"Y_{o.name}"): Y[o.name] for o in net.outputs})
+    v.update({target_symbol(net, o): Y[o.name] for o in net.outputs})
     v["1"] = np.ones((1, m))
     for s in steps:
         value = _evaluate(s.equation, v, net, m)

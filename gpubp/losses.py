@@ -157,9 +157,10 @@ class CrossEntropy(Loss):
         if Z is not None:
             # -sum_i y_i log a_i = logsumexp(z) - y . z per column (each column of Y sums to 1),
             # and logsumexp(z) = max z - log(max a): the largest a of a column is 1 / sum exp(z -
-            # max z) >= 1/n, so its log is safe. Two column maxima and a dot: no (n, m) temporary.
-            lse = Z.max(axis=0).sum() - xp.log(A.max(axis=0)).sum()
-            return (lse - xp.vdot(Y, Z)) / m
+            # max z) >= 1/n, so its log is safe. Column maxima and dots: no (n, m) temporary.
+            # column by column, then the sum: each column's cost is >= 0, so no cancellation
+            gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
+            return (gap - xp.log(A.max(axis=0))).sum() / m
         else:
             log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m

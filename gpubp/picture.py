@@ -20,10 +20,8 @@ def draw(model, path, m="m"):
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in (".svg", ".png"):
         raise ConfigError(f"a picture is written as .svg or .png; got {str(path)!r}")
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure of its own, not pyplot: the caller's matplotlib backend is left alone
+        from matplotlib.figure import Figure
     except ImportError as e:
         raise ConfigError(f"drawing needs matplotlib: pip install -e \".[cli]\" ({e})") from None
     depth = _depths(model)
@@ -57,7 +55,8 @@ def draw(model, path, m="m"):
     width = 3.2 * max(columns) + 2.6
     ys = [y for _, y in pos.values()]
     top, bottom = max(ys) + 1.0, min(ys) - 1.0
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * width), max(3, 1.3 * (top - bottom))))
+    fig = Figure(figsize=(max(6, 1.3 * width), max(3, 1.3 * (top - bottom))))
+    ax = fig.subplots()
     outputs = {o.name for o in model.outputs}
     for name, (x, y) in pos.items():
         if name in model.inputs:
@@ -90,5 +89,4 @@ def draw(model, path, m="m"):
     ax.set_title(f"{type(model).__name__}" + (f"; {title}" if title else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return str(path)

@@ -104,9 +104,9 @@ class Plan:
                 if columns is None:
                     dst[name][...] = a
                 elif a.flags.f_contiguous and dst[name].flags.f_contiguous:
-                    xp.take(a.T, columns, axis=0, out=dst[name].T)  # rows of example-major data
+                    _take(xp, a.T, columns, 0, dst[name].T)  # rows of example-major data
                 else:
-                    xp.take(a, columns, axis=1, out=dst[name])
+                    _take(xp, a, columns, 1, dst[name])
 
     def forward(self):
         """Run ``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)`` for every layer; returns
@@ -248,6 +248,16 @@ class Plan:
                 terms[label] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
             out[name] = terms
         return out
+
+
+def _take(xp, a, columns, axis, out):
+    """``out = a.take(columns, axis)``. NumPy's default mode ("raise") buffers ``out``, a copy of
+    the whole batch each step; the columns are a permutation's, always in range: "clip" writes
+    straight into it."""
+    if xp.__name__ == "numpy":
+        xp.take(a, columns, axis=axis, out=out, mode="clip")
+    else:
+        xp.take(a, columns, axis=axis, out=out)
 
 
 def _fused(loss, layer):

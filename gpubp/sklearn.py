@@ -115,6 +115,7 @@ from . import backend, kernels, optim
 from .graph import as_dtype
 from .network import Network
 from .train import fit as _fit_network
+from . import distributed
 from .errors import ConfigError
 
 __all__ = ["MLPClassifier", "MLPRegressor", "expected_failed_checks"]
@@ -287,7 +288,10 @@ class _BaseMLP(BaseEstimator):
             Y = Y.reshape(-1, 1)
         n_samples, n_features = X.shape
         sizes = [n_features, *(int(h) for h in hidden), Y.shape[1]]
-        rs = check_random_state(self.random_state)
+        random_state = self.random_state
+        if self.comm is not None and random_state is None:  # every rank draws as rank 0 does
+            random_state = distributed.get(self.comm).decide(int(np.random.randint(2**31 - 1)))
+        rs = check_random_state(random_state)
         if first_pass:
             self._initialize(sizes, rs, dtype)
         elif list(self.network_.sizes) != sizes:

@@ -192,6 +192,8 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
         state.start_watch()
     if comm is not None:
         comm.bcast(net.params.flat)  # every rank starts from rank 0's parameters
+        # and shuffles as rank 0 does (a network made without a seed draws its own on each rank)
+        state.rng.bit_generator.state = comm.decide(state.rng.bit_generator.state)
 
     history = History(cost=[])
     plans = {}  # the batch size's plan and the remainder's, looked up once per fit
@@ -203,7 +205,9 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
             state.order = state.rng.permutation(M) if shuffle else np.arange(M)
             state.position, state.partial = 0, 0.0
         order = xp.asarray(state.order)
-        total = xp.asarray(state.partial, dtype=net.dtype)  # continues a stopped epoch's sum
+        # continues a stopped epoch's sum (all ranks' sum, kept once: on rank 0)
+        partial = state.partial if comm is None or comm.rank == 0 else 0.0
+        total = xp.asarray(partial, dtype=net.dtype)
         for start in range(state.position, M, batch_size):
             k = min(batch_size, M - start)
             if comm is None:
@@ -215,6 +219,8 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
             if stop is not None and start + batch_size < M and _agreed(comm, bool(stop())):
                 state.position = start + batch_size
                 state.partial = float(backend.to_host(total))  # exact: a float32 fits a float
+                if comm is not None:  # every rank keeps the sum over the ranks
+                    state.partial = float(comm.allreduce(np.array([state.partial]))[0])
                 return history
         if comm is None:
             row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
@@ -237,7 +243,8 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
                 print(f"early stop: {monitor} has not improved for {patience} epochs; "
                       f"restoring the best ({state.best:.6g})", flush=True)
             break
-        if callback is not None and _agreed(comm, bool(callback(epoch, history))):
+        asked = callback is not None and bool(callback(epoch, history))
+        if asked if comm is None else comm.decide(asked):  # every epoch, on every rank
             break
         if stop is not None and _agreed(comm, bool(stop())):
             return history

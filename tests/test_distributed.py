@@ -159,3 +159,50 @@ def test_batches_smaller_than_the_ranks(tmp_path):
     run = mpiexec(4, script, tmp_path)
     assert run.returncode == 0, run.stderr
     assert float(run.stdout.split("max difference")[1]) < 1e-14
+
+
+def test_ranks_shuffle_alike_without_a_seed(tmp_path):
+    """A network made without a seed draws its own shuffling generator on each rank: fit makes
+    every rank shuffle as rank 0 does (else the ranks would slice different batches)."""
+    script = """
+        import numpy as np, gpubp
+        from mpi4py import MPI
+        X, Y = np.ones((3, 40)), np.ones((1, 40))
+        net = gpubp.Network([3, 2, 1], device="cpu")  # seed=None
+        net.fit(X, Y, epochs=1, batch_size=8, comm="mpi")
+        states = MPI.COMM_WORLD.gather(net.training.rng.bit_generator.state, root=0)
+        if MPI.COMM_WORLD.rank == 0:
+            print("alike", all(s == states[0] for s in states))
+    """
+    run = mpiexec(2, script, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "alike True" in run.stdout
+
+
+def test_a_stop_mid_epoch_on_ranks_resumes_in_one_process(tmp_path):
+    """Stopped after 2 of an epoch's 4 batches on 2 ranks and saved by rank 0, the run resumes
+    in one process as if never stopped: the checkpoint holds the cost of both ranks' shares."""
+    script = """
+        import sys, numpy as np, gpubp
+        from mpi4py import MPI
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(5, 32)), np.eye(3)[:, rng.integers(0, 3, 32)]
+        net = gpubp.Network([5, 4, 3], activation="tanh", output="softmax", loss="cross_entropy",
+                            dtype="float64", device="cpu", seed=1)
+        batches = iter(range(100))
+        net.fit(X, Y, epochs=2, batch_size=8, comm="mpi", stop=lambda: next(batches) == 1)
+        if MPI.COMM_WORLD.rank == 0:
+            net.save(sys.argv[1])
+    """
+    run = mpiexec(2, script, tmp_path, tmp_path / "stopped.npz")
+    assert run.returncode == 0, run.stderr
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 32)), np.eye(3)[:, rng.integers(0, 3, 32)]
+    resumed = gpubp.load(tmp_path / "stopped.npz")
+    assert resumed.training.mid_epoch and resumed.training.position == 16
+    resumed.fit(X, Y, epochs=2, batch_size=8)
+    straight = gpubp.Network([5, 4, 3], activation="tanh", output="softmax",
+                             loss="cross_entropy", dtype="float64", device="cpu", seed=1)
+    h = straight.fit(X, Y, epochs=2, batch_size=8)
+    np.testing.assert_allclose(resumed.training.history["cost"], h["cost"], rtol=1e-12)
+    np.testing.assert_allclose(resumed.params.flat, straight.params.flat, rtol=1e-12, atol=1e-15)

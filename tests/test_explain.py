@@ -137,3 +137,23 @@ def test_picture(ext, tmp_path):
         assert b"<svg" in data and b"shared" in data
     with pytest.raises(ConfigError, match=".svg or .png"):
         picture.draw(seed_000(), tmp_path / "x.pdf")
+
+
+def test_check_reaches_the_parts_of_a_weight_used_twice_in_one_layer():
+    g = gpubp.Graph(device="cpu", seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    W, V = g.weight("W", (3, 2)), g.weight("V", (1, 3))
+    g.output(g.layer("Y", V @ g.layer("H", W @ X1 + W @ X2, activation="tanh")), loss="half_sse")
+    d = gpubp.explain(g, m=4, check=True)
+    parts = {str(s.equation.result): s for s in d.steps if "|" in str(s.equation.result)}
+    assert set(parts) == {"dW|H:X1", "dW|H:X2"}
+    assert all(s.error is not None and s.error < 1e-12 for s in parts.values())
+    total = next(s for s in d.steps if s.equation.kind == "parts")
+    assert str(total.equation) == "dW = dW|H:X1 + dW|H:X2"
+
+
+def test_picture_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+    before = matplotlib.get_backend()
+    picture.draw(seed_000(), tmp_path / "x.svg")
+    assert matplotlib.get_backend() == before

@@ -593,3 +593,23 @@ def test_cross_entropy_bad_column_is_refused_with_many_outputs(n, s, dtype, devi
     Y[:, 2] = 1.0 / n    # column 2 is a valid (uniform) distribution
     with pytest.raises(DataError, match="column 1"):
         loss.check_targets(xp.asarray(Y, dtype=dtype))
+
+
+@pytest.mark.parametrize("margin, shift", [(15.0, 0.0), (30.0, 0.0), (3.0, 1e4)])
+def test_cross_entropy_from_logits_keeps_its_precision_over_many_columns(margin, shift):
+    """Confident or shifted logits over 10^5 columns, float32: the cost is summed column by
+    column (each >= 0), so it stays near the float64 log-softmax and never goes negative."""
+    from gpubp import activations, losses
+    rng = np.random.default_rng(0)
+    n, m = 10, 100_000
+    labels = rng.integers(0, n, m)
+    Z = rng.normal(size=(n, m)) + shift
+    Z[labels, np.arange(m)] += margin
+    Y = np.eye(n)[:, labels]
+    shifted = Z - Z.max(axis=0)
+    want = -(Y * (shifted - np.log(np.exp(shifted).sum(axis=0)))).sum() / m
+    Z32 = Z.astype(np.float32)
+    A32 = np.empty_like(Z32)
+    activations.get("softmax").forward(Z32, A32)
+    got = float(losses.get("cross_entropy", activations.get("softmax")).value(A32, Y.astype(np.float32), Z32))
+    assert got >= 0 and got == pytest.approx(want, rel=2e-3, abs=1e-7)
