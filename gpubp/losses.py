@@ -15,6 +15,8 @@ or ``A``, and once the output saturates in float32 the gradient is lost (softmax
 ``dW = 0`` where float64 gives +-1), so :func:`get` refuses every other pair.
 """
 
+import numpy as np
+
 from . import kernels
 from .backend import to_host, xp_of
 from .errors import ConfigError, DataError, unknown_name
@@ -37,6 +39,12 @@ class Loss:
         """``c`` of the fused delta ``c (A[L] - Y) / m`` for ``n`` = n[L] outputs."""
         return 1.0
 
+    def value(self, A, Y, Z=None, scratch=None):
+        """The cost, a 0-d array: the mean over the m = A.shape[1] columns of the per-example
+        loss (from the logits ``Z`` where given). ``scratch``: an (n, m) buffer the caller lends,
+        so that the cost makes no (n, m) temporary."""
+        raise NotImplementedError
+
     def output_delta(self, output, A, Y, m, dZ):
         """``dZ[L] = c (A[L] - Y) / m`` for the canonical pair (``m``: the global batch size)."""
         if output.name != self.canonical:
@@ -55,9 +63,14 @@ class _SquaredError(Loss):
 
     canonical = "identity"
 
-    def value(self, A, Y, Z=None):
-        d = A - Y
-        return (d * d).sum() * (0.5 * self.constant(A.shape[0]) / A.shape[1])
+    def value(self, A, Y, Z=None, scratch=None):
+        c = 0.5 * self.constant(A.shape[0]) / A.shape[1]
+        if scratch is None:
+            d = A - Y
+            return (d * d).sum() * c
+        xp = xp_of(A)
+        d = xp.subtract(A, Y, out=scratch).reshape(-1)  # a view: no temporary
+        return xp.dot(d, d) * c
 
     def dA(self, A, Y, m, out, scratch):
         kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, out)
@@ -121,7 +134,7 @@ class BCE(Loss):
     #: the other log loss's pair, named in the refusal of a non-canonical output
     _instead = "for one class per column use output='softmax' with loss='cross_entropy'"
 
-    def value(self, A, Y, Z=None):
+    def value(self, A, Y, Z=None, scratch=None):
         xp = xp_of(A)
         m = A.shape[1]
         if Z is not None:
@@ -151,14 +164,20 @@ class CrossEntropy(Loss):
     _instead = ("for independent 0/1 labels (several per column) use output='sigmoid' "
                 "with loss='bce'")
 
-    def value(self, A, Y, Z=None):
+    def value(self, A, Y, Z=None, scratch=None):
         xp = xp_of(A)
         m = A.shape[1]
         if Z is not None:
             # -sum_i y_i log a_i = logsumexp(z) - y . z per column (each column of Y sums to 1),
             # and logsumexp(z) = max z - log(max a): the largest a of a column is 1 / sum exp(z -
-            # max z) >= 1/n, so its log is safe. Column maxima and dots: no (n, m) temporary.
-            # column by column, then the sum: each column's cost is >= 0, so no cancellation
+            # max z) >= 1/n, so its log is safe. Summed column by column (each column's cost is
+            # >= 0, so no cancellation); the (m,) rows live in the scratch when one is lent.
+            if scratch is not None and xp is np:
+                gap, row = scratch.reshape(-1)[:m], scratch.reshape(-1)[m:2 * m]
+                Z.max(axis=0, out=gap)
+                gap -= np.einsum("ij,ij->j", Y, Z, out=row)
+                gap -= np.log(A.max(axis=0, out=row), out=row)
+                return gap.sum() / m
             gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
             return (gap - xp.log(A.max(axis=0))).sum() / m
         else:

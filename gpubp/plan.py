@@ -85,7 +85,7 @@ class Plan:
                 backend.matmul(W, A_in, out=B.Z, accumulate=i > 0, scratch=scratch)
             if is_output:
                 if b is not None:
-                    B.Z += b  # the output keeps its logits Z
+                    kernels.bias_identity(B.Z, b, B.Z)  # the output keeps its logits Z
                 act.forward(B.Z, B.A, scratch)
             elif b is not None:
                 act.forward_bias(B.Z, b, B.A, scratch)  # A = chi(W A + b), one pass
@@ -123,7 +123,8 @@ class Plan:
         total = None
         for o in self.graph.outputs:
             B = self.buffers[o.name]
-            c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None)
+            c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None,
+                           scratch=B.dZ)  # dZ is free between forward and backward
             total = c if total is None else total + c
         if l2:
             total = total + self.penalty(l2, self.m)

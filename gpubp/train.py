@@ -154,6 +154,7 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
     M = next(iter(X.values())).shape[1]
     Y = net.check_targets(Y, M)
     X = {k: xp.asfortranarray(v) for k, v in X.items()}  # example-major: a batch is m rows
+    Y = {k: xp.ascontiguousarray(v) for k, v in Y.items()}  # as the plan's target buffers
     batch_size = check_batch_size(batch_size, optional=False)
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")

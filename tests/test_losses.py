@@ -611,5 +611,7 @@ def test_cross_entropy_from_logits_keeps_its_precision_over_many_columns(margin,
     Z32 = Z.astype(np.float32)
     A32 = np.empty_like(Z32)
     activations.get("softmax").forward(Z32, A32)
-    got = float(losses.get("cross_entropy", activations.get("softmax")).value(A32, Y.astype(np.float32), Z32))
-    assert got >= 0 and got == pytest.approx(want, rel=2e-3, abs=1e-7)
+    ce = losses.get("cross_entropy", activations.get("softmax"))
+    for scratch in (None, np.empty_like(Z32)):  # with the plan's scratch rows, and without
+        got = float(ce.value(A32, Y.astype(np.float32), Z32, scratch=scratch))
+        assert got >= 0 and got == pytest.approx(want, rel=2e-3, abs=1e-7)

@@ -234,3 +234,37 @@ def test_nan_in_validation_data_is_named_as_such(rng):
     Xv[1, 3] = np.nan
     with pytest.raises(gpubp.DataError, match=r"validation X contains 1 NaN.*row 1, column 3"):
         gpubp.Network([2, 3, 1], device="cpu").fit(X, Y, validation_data=(Xv, Y))
+
+
+@pytest.mark.parametrize("out, loss", [("softmax", "cross_entropy"), ("identity", "mse"),
+                                       ("identity", "half_sse")])
+def test_fits_loop_allocates_no_batch_sized_temporary(out, loss, rng):
+    """The real fit loop, cost included: between the end of epoch 1 and the end of epoch 3 the
+    peak of new memory stays below half the smallest (n, m) batch array (an epoch's permutation,
+    M int64s, is the largest thing it makes, twice for a moment as the next replaces it; NumPy's
+    own ufunc buffer, 8192 elements, is below the bound too)."""
+    import tracemalloc
+    m, M = 4096, 8192
+    net = gpubp.Network([32, 64, 48, 32], activation="relu", output=out, loss=loss, device="cpu",
+                        seed=0)
+    X = np.asfortranarray(rng.normal(size=(32, M)).astype(np.float32))
+    Y = (np.eye(32, dtype=np.float32)[:, rng.integers(0, 32, M)] if loss == "cross_entropy"
+         else rng.normal(size=(32, M)).astype(np.float32))
+    seen = {}
+
+    def callback(epoch, history):
+        if epoch == 0:
+            tracemalloc.start()
+            seen["base"] = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+        elif epoch == 2:
+            seen["current"], seen["peak"] = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    try:
+        net.fit(X, Y, epochs=3, batch_size=m, optimizer="adam", callback=callback)
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+    smallest = 4 * 32 * m
+    assert seen["peak"] - seen["base"] < smallest // 2, f"{seen['peak'] - seen['base']} bytes"
+    assert seen["current"] - seen["base"] < 8 * M + 4096  # the epoch's order, still in hand
