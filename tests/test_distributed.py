@@ -206,3 +206,54 @@ def test_a_stop_mid_epoch_on_ranks_resumes_in_one_process(tmp_path):
     h = straight.fit(X, Y, epochs=2, batch_size=8)
     np.testing.assert_allclose(resumed.training.history["cost"], h["cost"], rtol=1e-12)
     np.testing.assert_allclose(resumed.params.flat, straight.params.flat, rtol=1e-12, atol=1e-15)
+
+
+# ---- on a GPU (skipped where none answers) --------------------------------------------------
+
+GPU_TRAIN = """
+    import sys
+    import numpy as np
+    import gpubp
+    from gpubp import backend, distributed
+    from mpi4py import MPI
+
+    comm = distributed.get(sys.argv[1])  # made before the network: NCCL picks this rank's GPU
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 203)), np.eye(3)[:, rng.integers(0, 3, 203)]
+    net = gpubp.Network([5, 16, 3], activation="tanh", output="softmax", loss="cross_entropy",
+                        dtype="float64", device="gpu", seed=1)
+    net.fit(X, Y, epochs=3, batch_size=32, comm=comm)
+    ref = gpubp.Network([5, 16, 3], activation="tanh", output="softmax", loss="cross_entropy",
+                        dtype="float64", device="cpu", seed=1)
+    ref.fit(X, Y, epochs=3, batch_size=32)
+    err = np.abs(backend.to_host(net.params.flat) - ref.params.flat).max()
+    if MPI.COMM_WORLD.rank == 0:
+        print("max difference", err)
+"""
+
+
+def _gpus():
+    from conftest import gpu_usable
+    if not gpu_usable():
+        return 0
+    from gpubp import backend
+    return backend.cupy_status()[0].cuda.runtime.getDeviceCount()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("comm, ranks", [("nccl", 1), ("mpi", 2), ("nccl", 2)])
+def test_data_parallel_on_gpus(comm, ranks, tmp_path):
+    """One NCCL rank; MPI ranks sharing a device through host buffers; NCCL over two GPUs (NCCL
+    refuses two ranks on one device)."""
+    gpus = _gpus()
+    if gpus == 0:
+        pytest.skip("no usable CUDA device")
+    if comm == "nccl" and ranks > gpus:
+        pytest.skip(f"needs {ranks} GPUs; {gpus} here")
+    env = dict(ENV, GPUBP_DEVICE="gpu")
+    path = tmp_path / "job.py"
+    path.write_text(textwrap.dedent(GPU_TRAIN))
+    run = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, str(path), comm],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert float(run.stdout.split("max difference")[1]) < 1e-10
