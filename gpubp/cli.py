@@ -144,6 +144,17 @@ def _names(text):
 ACTIVATION_HELP = "identity, sigmoid, tanh, relu, leaky_relu"
 
 
+def _network_options(p, sizes, activation, output):
+    """--sizes, --activation, --output, --loss: a whole network, for gradcheck and explain."""
+    p.add_argument("--sizes", type=_full_sizes, default=sizes, metavar="N,N,...",
+                   help=f"all the sizes n[0],...,n[L] (default {_show(sizes)})")
+    p.add_argument("--activation", type=_names, default=activation, metavar="NAME[,NAME...]",
+                   help=f"hidden activation(s): {ACTIVATION_HELP} (default {activation})")
+    p.add_argument("--output", default=output, metavar="NAME", help=f"(default {output})")
+    p.add_argument("--loss", metavar="NAME", help="(default: cross_entropy for softmax, bce for "
+                   "sigmoid, else mse)")
+
+
 def build_parser():
     p = Parser(prog=PROG, description="Backpropagation as the textbooks write it, on NumPy (CPU) "
                "or CuPy (GPU). Columns are examples inside gpubp; data files have one example "
@@ -237,13 +248,7 @@ def build_parser():
                        "central differences in float64, on a random network and random data, and "
                        "print the worst relative error of each parameter. The exit status is 1 "
                        "if the worst is above --tol.")
-    g.add_argument("--sizes", type=_full_sizes, default=[784, 256, 10], metavar="N,N,...",
-                   help="all the sizes n[0],...,n[L] (default 784,256,10)")
-    g.add_argument("--activation", type=_names, default="tanh", metavar="NAME[,NAME...]",
-                   help=f"hidden activation(s): {ACTIVATION_HELP} (default tanh)")
-    g.add_argument("--output", default="softmax", metavar="NAME", help="(default softmax)")
-    g.add_argument("--loss", metavar="NAME", help="(default: cross_entropy for softmax, bce for "
-                   "sigmoid, else mse)")
+    _network_options(g, [784, 256, 10], "tanh", "softmax")
     g.add_argument("--batch", type=_positive_int, default=8, help="examples m (default 8)")
     g.add_argument("--entries", type=_positive_int, default=50,
                    help="entries checked per parameter, chosen at random (default 50)")
@@ -259,13 +264,7 @@ def build_parser():
                        "notes' notation with the shape of every factor for a batch of --batch "
                        "examples. --check verifies each printed equation against NumPy and each "
                        "gradient against finite differences, on random weights and data.")
-    e.add_argument("--sizes", type=_full_sizes, default=[2, 3, 2], metavar="N,N,...",
-                   help="all the sizes n[0],...,n[L] (default 2,3,2)")
-    e.add_argument("--activation", type=_names, default="sigmoid", metavar="NAME[,NAME...]",
-                   help=f"hidden activation(s): {ACTIVATION_HELP} (default sigmoid)")
-    e.add_argument("--output", default="sigmoid", metavar="NAME", help="(default sigmoid)")
-    e.add_argument("--loss", metavar="NAME", help="(default: cross_entropy for softmax, bce for "
-                   "sigmoid, else mse)")
+    _network_options(e, [2, 3, 2], "sigmoid", "sigmoid")
     e.add_argument("--no-bias", action="store_true", help="layers Z[l] = W[l] A[l-1], no b[l]")
     e.add_argument("--model", metavar="PATH", help="explain a saved model instead of --sizes ...")
     e.add_argument("--batch", type=_positive_int, default=5, help="examples m (default 5)")

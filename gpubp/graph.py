@@ -625,16 +625,22 @@ class Graph:
             total += plan.cost() * (cols.stop - cols.start)
         return float(backend.to_host(total)) / M
 
-    def gradients(self, X, Y):
-        """``(cost, grads)``: the cost and ``grads[name]`` = dCost/d(parameter), copies shaped like
-        the parameters; ``grads.contributions(name)`` gives one term per use of a shared parameter."""
+    def forward_pass(self, X, Y):
+        """``(plan, cost)``: ``X``, ``Y`` checked, staged whole in a training plan, and run
+        forward; the cost as a float. ``plan.backward()`` is the next step (gradients, trace and
+        gradcheck all start here)."""
         X = self.check_inputs(X)
         m = next(iter(X.values())).shape[1]
         Y = self.check_targets(Y, m)
         plan = self.plan(m)
         plan.stage(X, Y)
         plan.forward()
-        cost = float(backend.to_host(plan.cost()))
+        return plan, float(backend.to_host(plan.cost()))
+
+    def gradients(self, X, Y):
+        """``(cost, grads)``: the cost and ``grads[name]`` = dCost/d(parameter), copies shaped like
+        the parameters; ``grads.contributions(name)`` gives one term per use of a shared parameter."""
+        plan, cost = self.forward_pass(X, Y)
         plan.backward()
         return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
 

@@ -54,13 +54,7 @@ def trace(net, X, Y):
     step a hidden layer's bias is added inside its activation kernel and its ``Z`` buffer is
     reused for ``dA``, so the trace forms ``Z`` from the pass's own ``A`` and parameters.)
     """
-    Xc = net.check_inputs(X)
-    m = next(iter(Xc.values())).shape[1]
-    Yc = net.check_targets(Y, m)
-    plan = net.plan(m)
-    plan.stage(Xc, Yc)
-    plan.forward()
-    cost = float(backend.to_host(plan.cost()))
+    plan, cost = net.forward_pass(X, Y)
     xp = net.xp
     Z = {}
     for name, layer in net.layers.items():
