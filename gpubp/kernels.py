@@ -53,7 +53,8 @@ class Kernel:
             fused = self._fused
             if fused is False:
                 fused = self._fused = _fused_version(self.name)
-            if fused is not None and fused[1](*args):
+            # a fused loop pays off once the arrays are big enough to cost more than its call
+            if fused is not None and first.size >= FUSED_FROM and fused[1](*args):
                 fused[0](*args)
             else:
                 self.twin(*args, scratch=scratch)
@@ -74,6 +75,9 @@ class Kernel:
 
 
 KERNELS = {}
+
+#: elements from which a kernel call takes the fused loop (below it, NumPy's calls are as fast)
+FUSED_FROM = 1024
 
 
 def _fused_version(name):

@@ -48,7 +48,12 @@ class Optimizer:
         """Update ``params`` in place from ``grads``. ``scratch``: a buffer shaped like the flat
         parameters for the NumPy twins (else they make one temporary per call)."""
         if isinstance(params, FlatArrays):
-            params, grads, scratch = [params.flat], [grads.flat], [scratch]
+            flat = params.flat
+            if self.params is not None and len(self.params) == 1 and self.params[0] is flat:
+                self.t += 1  # the training loop's case, kept short: one buffer, already bound
+                self._update(flat, grads.flat, *self.state[0], scratch=scratch)
+                return
+            params, grads, scratch = [flat], [grads.flat], [scratch]
         else:
             params, grads, scratch = list(params), list(grads), [None] * len(params)
         if len(params) != len(grads):

@@ -62,10 +62,12 @@ def test_the_kernels_call_the_fused_versions(monkeypatch, rng):
     fn, accepts = fused.get("gpubp_relu_grad")
     monkeypatch.setattr(kernels.KERNELS["gpubp_relu_grad"], "_fused",
                         (lambda *a: calls.append(1) or fn(*a), accepts))
-    a, g, out = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), np.empty((3, 4))
+    shape = (32, kernels.FUSED_FROM // 32)
+    a, g, out = rng.normal(size=shape), rng.normal(size=shape), np.empty(shape)
     kernels.relu_grad(a, g, out)
     assert calls == [1]
-    kernels.relu_grad(a, g[:, ::1].T.copy().T, out)  # an F-ordered argument: the twin runs
+    kernels.relu_grad(a, np.asfortranarray(g), out)  # an F-ordered argument: the twin runs
+    small = [np.ascontiguousarray(x[:2, :4]) for x in (a, g, out)]
+    kernels.relu_grad(*small)  # too small for the loop to pay off: the twin runs
     assert calls == [1]
     np.testing.assert_array_equal(out, g * (a > 0))
-
