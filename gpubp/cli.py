@@ -75,24 +75,21 @@ def _one_line(e):
 
 # ---- the parser ---------------------------------------------------------------------------------
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return v
+def _int_from(low, what):
+    """An argparse type: an integer >= ``low``, else an error that says ``what`` was expected."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
+        return v
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}")
-    return v
+_positive_int = _int_from(1, "a positive integer")
+_nonneg_int = _int_from(0, "an integer >= 0")
 
 
 def _number(low=None, high=None, low_open=False, high_open=False):

@@ -99,10 +99,6 @@ class FlatArrays:
     def values(self):
         return self._views.values()
 
-    def to_host(self):
-        """``{name: NumPy copy}``."""
-        return {name: backend.to_host(v).copy() for name, v in self._views.items()}
-
     def __getstate__(self):
         # the views are rebuilt from the buffer on unpickling, so they share its memory again
         return {"layout": self.layout, "flat": self.flat}

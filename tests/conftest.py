@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import gpubp
 from gpubp import backend
 
 
@@ -47,3 +48,15 @@ OUTPUT_LOSS_PAIRS = [
     for out in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 ] + [("sigmoid", "bce"), ("softmax", "cross_entropy")]
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+
+
+def seed_000_graph(act="identity", device="cpu", dtype="float32"):
+    """Seed 000's network: H1 = Wx X1, H2 = Wh H1 + Wx X2, Y_hat = Wy H2 (Wx used twice),
+    3 hidden units and 2-D inputs as in the follow-up; ``act`` on H1 and H2."""
+    g = gpubp.Graph(dtype=dtype, device=device, seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
+    H1 = g.layer("H1", Wx @ X1, activation=act)
+    H2 = g.layer("H2", Wh @ H1 + Wx @ X2, activation=act)
+    g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
+    return g

@@ -6,21 +6,11 @@ import pytest
 import gpubp
 from gpubp import activations, picture
 from gpubp.errors import ConfigError, NameNotFound, ShapeError
-from conftest import HIDDEN, OUTPUT_LOSS_PAIRS
+from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, seed_000_graph
 
 
 def net(sizes=(2, 3, 2), act="sigmoid", out="sigmoid", loss="half_sse", **kw):
     return gpubp.Network(list(sizes), activation=act, output=out, loss=loss, device="cpu", seed=0, **kw)
-
-
-def seed_000(act="identity"):
-    g = gpubp.Graph(device="cpu", seed=0)
-    X1, X2 = g.input("X1", 2), g.input("X2", 2)
-    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
-    H1 = g.layer("H1", Wx @ X1, activation=act)
-    H2 = g.layer("H2", Wh @ H1 + Wx @ X2, activation=act)
-    g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
-    return g
 
 
 def test_the_chain_with_every_shape():
@@ -41,7 +31,7 @@ def test_the_chain_with_every_shape():
 def test_every_product_lines_up():
     """In every printed product the inner sizes agree, and each gradient is shaped like its
     parameter: the shapes are not decoration."""
-    for model in (net((4, 6, 5, 3), "tanh", "softmax", "cross_entropy"), seed_000(),
+    for model in (net((4, 6, 5, 3), "tanh", "softmax", "cross_entropy"), seed_000_graph(),
                   gpubp.ElmanRNN(2, 4, 3, 3, device="cpu")):
         d = gpubp.explain(model, m=7)
         for s in d.steps:
@@ -62,7 +52,7 @@ def test_fused_delta_and_relu_derivative():
 
 
 def test_seed_000_shows_wx_as_the_sum_of_its_two_uses():
-    text = str(gpubp.explain(seed_000(), m=4))
+    text = str(gpubp.explain(seed_000_graph(), m=4))
     assert "Z_H2 (3, 4) = Wh (3, 3) H1 (3, 4) + Wx (3, 2) X2 (2, 4)" in text
     assert "dWx|H2 (3, 2) = dZ_H2 (3, 4) X2^T (4, 2)" in text
     assert "dWx|H1 (3, 2) = dZ_H1 (3, 4) X1^T (4, 2)" in text
@@ -97,7 +87,7 @@ def test_check_catches_a_wrong_derivative(monkeypatch):
 
 
 def test_check_on_the_shared_weight_graph():
-    d = gpubp.explain(seed_000("tanh"), m=4, check=True)
+    d = gpubp.explain(seed_000_graph("tanh"), m=4, check=True)
     parts = [s for s in d.steps if s.equation.kind == "parts"]
     assert len(parts) == 1 and parts[0].fd_error < 1e-7 and parts[0].error < 1e-12
     assert all(s.error < 1e-12 for s in d.steps if s.error is not None)
@@ -130,13 +120,13 @@ def test_bad_m():
 @pytest.mark.parametrize("ext", ["png", "svg"])
 def test_picture(ext, tmp_path):
     path = tmp_path / f"seed000.{ext}"
-    picture.draw(seed_000(), path, m=4)
+    picture.draw(seed_000_graph(), path, m=4)
     data = path.read_bytes()
     assert len(data) > 1000
     if ext == "svg":
         assert b"<svg" in data and b"shared" in data
     with pytest.raises(ConfigError, match=".svg or .png"):
-        picture.draw(seed_000(), tmp_path / "x.pdf")
+        picture.draw(seed_000_graph(), tmp_path / "x.pdf")
 
 
 def test_check_reaches_the_parts_of_a_weight_used_twice_in_one_layer():
@@ -155,5 +145,5 @@ def test_check_reaches_the_parts_of_a_weight_used_twice_in_one_layer():
 def test_picture_leaves_the_callers_matplotlib_backend_alone(tmp_path):
     import matplotlib
     before = matplotlib.get_backend()
-    picture.draw(seed_000(), tmp_path / "x.svg")
+    picture.draw(seed_000_graph(), tmp_path / "x.svg")
     assert matplotlib.get_backend() == before

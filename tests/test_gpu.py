@@ -8,7 +8,7 @@ import pytest
 
 import gpubp
 from gpubp import backend, optim
-from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, random_targets, requires_gpu
+from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, random_targets, requires_gpu, seed_000_graph
 
 pytestmark = [pytest.mark.gpu, requires_gpu]
 
@@ -140,20 +140,10 @@ def test_gradcheck_on_device():
     assert gpubp.gradcheck(dev, X, Y).max_error < 1e-7
 
 
-def _seed_000_graph(act, device, dtype="float64"):
-    g = gpubp.Graph(dtype=dtype, device=device, seed=0)
-    X1, X2 = g.input("X1", 2), g.input("X2", 2)
-    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
-    H1 = g.layer("H1", Wx @ X1, activation=act)
-    H2 = g.layer("H2", Wh @ H1 + Wx @ X2, activation=act)
-    g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
-    return g
-
-
 @pytest.mark.parametrize("act", HIDDEN)
 def test_shared_weight_graph_on_device_matches_host(act):
     """Seed 000's graph: Wx's two contributions add through cuBLAS with beta = 1 on the device."""
-    host = _seed_000_graph(act, "cpu")
+    host = seed_000_graph(act, "cpu", "float64")
     dev = host.copy(device="gpu")
     rng = np.random.default_rng(2)
     X = {"X1": rng.normal(size=(2, 33)), "X2": rng.normal(size=(2, 33))}
