@@ -4,8 +4,9 @@ A NumPy twin makes one pass over memory per operation (Adam's makes twelve); on 
 networks these passes, not the matrix products, take most of a CPU step. Each function here does
 the same operations, in the same order and in the same precision, element by element in one
 loop, so its results are bitwise equal to the twin's (``tests/test_fused.py`` checks every one on
-random and on special values). exp and tanh stay NumPy's (their bits are NumPy's own), so
-sigmoid and tanh forward have no fused version.
+random and on special values). exp and tanh stay NumPy's (their bits are NumPy's own): sigmoid
+and tanh forward fuse the arithmetic around them (the bias add, ``1 / (1 + e)``) and call
+NumPy's exp or tanh between two loops.
 
 Used by :class:`gpubp.kernels.Kernel` on C-contiguous NumPy arrays when numba is installed and the
 environment variable ``GPUBP_FUSED`` is not ``0``; ``import gpubp`` never imports numba (the first
@@ -68,6 +69,18 @@ if ENABLED:
         for i in range(z.shape[0]):
             for j in range(z.shape[1]):
                 a[i, j] = z[i, j] + b[i, 0]
+
+    @_jit
+    def _bias_negative(z, b, a):
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                a[i, j] = -(z[i, j] + b[i, 0])
+
+    @_jit
+    def _one_over_one_plus(a, one):
+        for i in range(a.size):
+            t = a[i] + one
+            a[i] = one / t
 
     @_jit
     def _relu_grad(a, gA, gZ):
@@ -138,6 +151,28 @@ def _one(x):
     return x.dtype.type(1)
 
 
+def _sigmoid_tail(a):
+    """``a = 1 / (1 + exp(a))`` in place: NumPy's exp, then one loop for the rest."""
+    with np.errstate(over="ignore"):  # exp(-z) overflows to inf for z << 0: sigmoid gives 0
+        np.exp(a, out=a)
+    _one_over_one_plus(a.reshape(-1), _one(a))
+
+
+def _sigmoid(z, a):
+    np.negative(z, out=a)
+    _sigmoid_tail(a)
+
+
+def _bias_sigmoid(z, b, a):
+    _bias_negative(z, b, a)
+    _sigmoid_tail(a)
+
+
+def _bias_tanh(z, b, a):
+    _bias_identity(z, b, a)
+    np.tanh(a, out=a)
+
+
 def _contiguous(*args):
     return all(a.flags.c_contiguous for a in args if type(a) is np.ndarray)
 
@@ -163,6 +198,9 @@ FUSED = {} if not ENABLED else {
     "gpubp_leaky_relu": lambda z, alpha, a: _leaky_relu(z.reshape(-1), alpha, a.reshape(-1)),
     "gpubp_bias_leaky_relu": _bias_leaky_relu,
     "gpubp_bias_identity": _bias_identity,
+    "gpubp_sigmoid": _sigmoid,
+    "gpubp_bias_sigmoid": _bias_sigmoid,
+    "gpubp_bias_tanh": _bias_tanh,
     "gpubp_relu_grad": lambda a, gA, gZ: _relu_grad(*_flat(a, gA, gZ)),
     "gpubp_leaky_relu_grad": lambda a, gA, alpha, gZ: _leaky_relu_grad(
         a.reshape(-1), gA.reshape(-1), alpha, _one(a), gZ.reshape(-1)),
