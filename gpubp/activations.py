@@ -7,7 +7,11 @@ Every activation works on whole ``(n[l], m)`` arrays and writes into buffers it 
 ``backward(A, dA, dZ)``           ``dZ = dA * chi'(Z)``, with chi' written in terms of ``A``
 
 ``dA`` and ``dZ`` are different buffers. The elementwise ones call :mod:`gpubp.kernels`.
+``bind(step, *buffers, scratch=None)`` returns one of these steps on fixed buffers as a function
+of no arguments, resolved once: a plan binds its buffers when it is built.
 """
+
+import functools
 
 from . import kernels
 from .backend import xp_of
@@ -29,6 +33,13 @@ class Activation:
         """``A = chi(Z + b)``; this default adds then activates (two passes)."""
         xp_of(Z).add(Z, b, out=A)
         self.forward(A, A, scratch)
+
+    def bind(self, step, *buffers, scratch=None):
+        """``step`` ("forward", "forward_bias" or "backward") on these buffers, as a function of
+        no arguments: ``bind("forward", Z, A)()`` does ``forward(Z, A)``."""
+        if step == "backward":
+            return functools.partial(self.backward, *buffers)
+        return functools.partial(getattr(self, step), *buffers, scratch=scratch)
 
     def derivative_text(self, A):
         """``chi'(Z)`` written with the output ``A`` (a symbol), as the backward pass reads it."""
@@ -62,14 +73,28 @@ class Identity(Activation):
 class _Kernels(Activation):
     """An activation whose three steps are the kernels ``<name>``, ``bias_<name>``, ``<name>_grad``."""
 
+    _KERNELS = {"forward": "{}", "forward_bias": "bias_{}", "backward": "{}_grad"}
+
+    def _kernel(self, step):
+        return getattr(kernels, self._KERNELS[step].format(self.name))
+
+    def _arguments(self, buffers):
+        """The kernel's arguments: the buffers (and the activation's constants, if any)."""
+        return buffers
+
     def forward(self, Z, A, scratch=None):
-        getattr(kernels, self.name)(Z, A, scratch=scratch)
+        self._kernel("forward")(*self._arguments((Z, A)), scratch=scratch)
 
     def forward_bias(self, Z, b, A, scratch=None):
-        getattr(kernels, "bias_" + self.name)(Z, b, A, scratch=scratch)
+        self._kernel("forward_bias")(*self._arguments((Z, b, A)), scratch=scratch)
 
     def backward(self, A, dA, dZ):
-        getattr(kernels, self.name + "_grad")(A, dA, dZ)
+        self._kernel("backward")(*self._arguments((A, dA, dZ)))
+
+    def bind(self, step, *buffers, scratch=None):
+        if getattr(type(self), step) is not getattr(_Kernels, step):  # a subclass's own step
+            return super().bind(step, *buffers, scratch=scratch)
+        return self._kernel(step).bind(*self._arguments(buffers), scratch=scratch)
 
 
 class Sigmoid(_Kernels):
@@ -96,7 +121,7 @@ class ReLU(_Kernels):
     derivative_formula = "1 where {A} > 0, else 0"
 
 
-class LeakyReLU(Activation):
+class LeakyReLU(_Kernels):
     """``z for z > 0, else alpha z``; derivative 1 for z > 0, else alpha (so ``alpha`` at 0).
 
     ``0 < alpha < 1``: the sign of ``A`` is then the sign of ``Z``, which lets the derivative be
@@ -117,14 +142,8 @@ class LeakyReLU(Activation):
     def derivative_text(self, A):
         return f"1 where {A} > 0, else {self.alpha:g}"
 
-    def forward(self, Z, A, scratch=None):
-        kernels.leaky_relu(Z, self.alpha, A, scratch=scratch)
-
-    def forward_bias(self, Z, b, A, scratch=None):
-        kernels.bias_leaky_relu(Z, b, self.alpha, A, scratch=scratch)
-
-    def backward(self, A, dA, dZ):
-        kernels.leaky_relu_grad(A, dA, self.alpha, dZ)
+    def _arguments(self, buffers):
+        return (*buffers[:-1], self.alpha, buffers[-1])  # each kernel takes alpha before its output
 
 
 class Softmax(Activation):

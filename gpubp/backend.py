@@ -153,6 +153,14 @@ def matmul(a, b, out, accumulate=False, scratch=None):
     return cublas.gemm("N", "N", a, b, out=out, alpha=1.0, beta=1.0)
 
 
+def bind_matmul(a, b, out, accumulate=False, scratch=None):
+    """:func:`matmul` on these arrays as a function of no arguments (a plan binds its buffers
+    when it is built): on NumPy, a write is ``np.matmul`` itself, with nothing in between."""
+    if type(out) is np.ndarray and not accumulate:
+        return functools.partial(np.matmul, a, b, out=out)
+    return functools.partial(matmul, a, b, out, accumulate, scratch)
+
+
 def nccl_unique_id():
     """A new NCCL unique id (on the rank that creates the communicator)."""
     from cupy.cuda import nccl

@@ -15,6 +15,8 @@ strings with the host C++ compiler and checks them against the twins on every ma
 ``gpu`` tests check the device against the twins.
 """
 
+import functools
+
 import numpy as np
 
 from . import backend
@@ -46,18 +48,9 @@ class Kernel:
     _fused = False  # not looked up yet; then gpubp.fused's one-pass function, or None
 
     def __call__(self, *args, scratch=None):
-        first = args[0]  # every kernel's first argument is an array
-        if type(first) is np.ndarray:  # the common case on the CPU, kept short: it runs per step
-            dtype = first.dtype.type
-            args = [a if type(a) is np.ndarray else dtype(a) for a in args]
-            fused = self._fused
-            if fused is False:
-                fused = self._fused = _fused_version(self.name)
-            # a fused loop pays off once the arrays are big enough to cost more than its call
-            if fused is not None and first.size >= FUSED_FROM and fused[1](*args):
-                fused[0](*args)
-            else:
-                self.twin(*args, scratch=scratch)
+        if type(args[0]) is np.ndarray:  # the CPU (every kernel's first argument is an array)
+            fn, args, keywords = self._on_numpy(args, scratch)
+            fn(*args, **keywords)
             return
         arrays = [a for a in args if hasattr(a, "dtype") and getattr(a, "ndim", 0) > 0]
         dtype = arrays[0].dtype
@@ -69,6 +62,29 @@ class Kernel:
         else:
             backend.elementwise_kernel(self.in_params, self.out_params, self.operation,
                                        self.name)(*args)
+
+    def bind(self, *args, scratch=None):
+        """This kernel's call on these arguments as a function of no arguments, resolved once:
+        ``k.bind(*args)()`` does what ``k(*args)`` does. A plan binds its buffers when it is
+        built, so that each step skips the dispatch."""
+        if type(args[0]) is not np.ndarray:  # CuPy: the compiled kernel, through the same call
+            return functools.partial(self, *args, scratch=scratch)
+        fn, args, keywords = self._on_numpy(args, scratch)
+        return functools.partial(fn, *args, **keywords)
+
+    def _on_numpy(self, args, scratch):
+        """``(function, arguments, keywords)`` that compute this kernel on NumPy arrays: the
+        fused loop where it applies, else the twin; scalars in the arrays' dtype."""
+        first = args[0]
+        dtype = first.dtype.type
+        args = [a if type(a) is np.ndarray else dtype(a) for a in args]
+        fused = self._fused
+        if fused is False:
+            fused = self._fused = _fused_version(self.name)
+        # a fused loop pays off once the arrays are big enough to cost more than its call
+        if fused is not None and first.size >= FUSED_FROM and fused[1](*args):
+            return fused[0], args, {}
+        return self.twin, args, {"scratch": scratch}
 
     def __repr__(self):
         return f"<kernel {self.name}: ({self.in_params}) -> ({self.out_params}): {self.operation}>"

@@ -62,8 +62,10 @@ class Plan:
         self._step_scratch = xp.empty(graph.params.flat.shape, dtype) if numpy and train else None
         self._weights = [(graph.params[p.name], graph.grads[p.name]) for p in graph.param_nodes.values()
                          if p.role == "weight"]
-        self._forward_ops = [self._forward_op(layer) for layer in graph.layers.values()]
-        self._backward_ops = self._backward_schedule() if train else []
+        # each pass is a flat list of calls bound to the buffers: a step runs them in order
+        self._forward_calls = [c for layer in graph.layers.values() for c in self._layer_forward(layer)]
+        self._m_global = m  # the m of the 1/m in the output delta: set by each backward
+        self._backward_calls = self._backward_schedule() if train else []
 
     def value(self, node):
         """The staged ``(n, m)`` array of an input, or the activation ``A`` of a layer."""
@@ -71,27 +73,24 @@ class Plan:
 
     # ---- forward -------------------------------------------------------------------------
 
-    def _forward_op(self, layer):
+    def _layer_forward(self, layer):
+        """The calls of one layer's forward pass, each bound to its buffers."""
         P = self.graph.params
         B = self.buffers[layer.name]
-        products = [(P[t.W.name], self.value(t.A)) for t in layer.terms]
+        scratch = B.dZ  # free during the forward pass (None in a forward-only plan: twins allocate)
+        calls = [backend.bind_matmul(P[t.W.name], self.value(t.A), B.Z, accumulate=i > 0,
+                                     scratch=scratch) for i, t in enumerate(layer.terms)]
         b = P[layer.bias.name] if layer.bias is not None else None
         act = layer.activation
-        is_output = layer in self.graph.outputs
-        scratch = B.dZ  # free during the forward pass (None in a forward-only plan: twins allocate)
-
-        def op():
-            for i, (W, A_in) in enumerate(products):
-                backend.matmul(W, A_in, out=B.Z, accumulate=i > 0, scratch=scratch)
-            if is_output:
-                if b is not None:
-                    kernels.bias_identity(B.Z, b, B.Z)  # the output keeps its logits Z
-                act.forward(B.Z, B.A, scratch)
-            elif b is not None:
-                act.forward_bias(B.Z, b, B.A, scratch)  # A = chi(W A + b), one pass
-            else:
-                act.forward(B.Z, B.A, scratch)
-        return op
+        if layer in self.graph.outputs:
+            if b is not None:
+                calls.append(kernels.bias_identity.bind(B.Z, b, B.Z))  # the output keeps its logits Z
+            calls.append(act.bind("forward", B.Z, B.A, scratch=scratch))
+        elif b is not None:
+            calls.append(act.bind("forward_bias", B.Z, b, B.A, scratch=scratch))  # A = chi(W A + b)
+        else:
+            calls.append(act.bind("forward", B.Z, B.A, scratch=scratch))
+        return calls
 
     def stage(self, X, Y=None, columns=None):
         """Copy a batch into the plan: ``X`` ``{input: (n, M) device array}`` (checked), ``Y``
@@ -111,8 +110,8 @@ class Plan:
     def forward(self):
         """Run ``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)`` for every layer; returns
         ``{output name: A}`` (live buffers: copy what must outlive the next call)."""
-        for op in self._forward_ops:
-            op()
+        for call in self._forward_calls:
+            call()
         return {o.name: self.buffers[o.name].A for o in self.graph.outputs}
 
     def cost(self, l2=0.0):
@@ -138,57 +137,50 @@ class Plan:
     # ---- backward ------------------------------------------------------------------------
 
     def _backward_schedule(self):
-        """The backward ops, in reverse layer order, with write-or-add decided once."""
+        """The backward calls, in reverse layer order, with write-or-add decided once."""
         graph = self.graph
         P, G = graph.params, graph.grads
         written = set()  # parameters and layers whose gradient buffer holds a first contribution
 
-        def first(key):
+        def add(key):  # the first contribution writes, later ones add
             if key in written:
-                return False
+                return True
             written.add(key)
-            return True
+            return False
 
-        ops = []
+        calls = []
         for layer in reversed(list(graph.layers.values())):
             B = self.buffers[layer.name]
-            products = []
+            calls.append(self._delta_call(layer, B))
             for t in layer.terms:
-                dW = (B.dZ, self.value(t.A).T, G[t.W.name], not first(("p", t.W.name)),
-                      self._grad_scratch.get(t.W.name))                  # dW (+)= dZ A^T
-                dA = None
+                calls.append(backend.bind_matmul(                              # dW (+)= dZ A^T
+                    B.dZ, self.value(t.A).T, G[t.W.name], add(("p", t.W.name)),
+                    self._grad_scratch.get(t.W.name)))
                 if t.A.kind != "input":
-                    S = self.buffers[t.A.name]                             # dA (+)= W^T dZ
-                    dA = (P[t.W.name].T, B.dZ, S.Z, not first(("a", t.A.name)), S.dZ)
-                products.append((dW, dA))
-            db = None
-            if layer.bias is not None:                                    # db (+)= dZ 1^T
-                db = (B.dZ, self.ones, G[layer.bias.name], not first(("p", layer.bias.name)),
-                      self._grad_scratch.get(layer.bias.name))
-            ops.append(self._backward_op(layer, B, products, db))
-        return ops
+                    S = self.buffers[t.A.name]                                 # dA (+)= W^T dZ
+                    calls.append(backend.bind_matmul(P[t.W.name].T, B.dZ, S.Z,
+                                                     add(("a", t.A.name)), S.dZ))
+            if layer.bias is not None:                                        # db (+)= dZ 1^T
+                calls.append(backend.bind_matmul(
+                    B.dZ, self.ones, G[layer.bias.name], add(("p", layer.bias.name)),
+                    self._grad_scratch.get(layer.bias.name)))
+        return calls
 
-    def _backward_op(self, layer, B, products, db):
-        graph = self.graph
-        loss, act = graph.loss, layer.activation
-        is_output = layer in graph.outputs
-        fused = is_output and _fused(loss, layer)
-        Y = self.Y.get(layer.name)
-
-        def op(m):
-            if fused:
-                loss.output_delta(act, B.A, Y, m, B.dZ)   # dZ = c (A - Y) / m
-            else:
-                if is_output:
-                    loss.dA(B.A, Y, m, out=B.Z, scratch=B.dZ)  # dA = dCost/dA
-                act.backward(B.A, B.Z, B.dZ)              # dZ = dA * chi'(Z), chi' read from A
-            for (dW, dA) in products:
-                backend.matmul(dW[0], dW[1], out=dW[2], accumulate=dW[3], scratch=dW[4])
-                if dA is not None:
-                    backend.matmul(dA[0], dA[1], out=dA[2], accumulate=dA[3], scratch=dA[4])
-            if db is not None:
-                backend.matmul(db[0], db[1], out=db[2], accumulate=db[3], scratch=db[4])
-        return op
+    def _delta_call(self, layer, B):
+        """The call that makes a layer's dZ: the fused output delta, or dZ = dA * chi'(Z) (after
+        dA = dCost/dA for an output)."""
+        loss, act = self.graph.loss, layer.activation
+        if layer not in self.graph.outputs:
+            return act.bind("backward", B.A, B.Z, B.dZ)   # dA (in Z) * chi'(Z), chi' read from A
+        Y = self.Y[layer.name]
+        if _fused(loss, layer):
+            def delta():
+                loss.output_delta(act, B.A, Y, self._m_global, B.dZ)  # dZ = c (A - Y) / m
+        else:
+            def delta():
+                loss.dA(B.A, Y, self._m_global, out=B.Z, scratch=B.dZ)  # dA = dCost/dA
+                act.backward(B.A, B.Z, B.dZ)
+        return delta
 
     def backward(self, m=None, l2=0.0):
         """Fill the network's gradient buffer: ``grads[name]`` = dCost/d(parameter).
@@ -199,9 +191,9 @@ class Plan:
         """
         if not self.train:
             raise GpubpError("a forward-only plan has no backward pass")
-        m = self.m if m is None else m
-        for op in self._backward_ops:
-            op(m)
+        m = self._m_global = self.m if m is None else m
+        for call in self._backward_calls:
+            call()
         if l2:
             self.penalty_gradient(l2, m)
 

@@ -339,3 +339,34 @@ def test_get_by_name(name, cls):
     act = activations.get(name)
     assert type(act) is cls
     assert act.name == name
+
+
+@pytest.mark.parametrize("step", ["forward", "forward_bias", "backward"])
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_bind_does_what_the_step_does(name, step, rng):
+    """A plan binds each step to its buffers once; the bound call gives the step's bits, on
+    arrays big enough for the fused loops and on small ones."""
+    act = ELEMENTWISE[name][0]()
+    for n, m in ((3, 5), (64, 64)):
+        Z, b, dA = (rng.normal(0, 2, s).astype(np.float32) for s in ((n, m), (n, 1), (n, m)))
+        A = np.empty_like(Z)
+        act.forward(Z, A)
+        args = {"forward": (Z,), "forward_bias": (Z, b), "backward": (A, dA)}[step]
+        direct, bound = np.full_like(Z, np.nan), np.full_like(Z, np.nan)
+        getattr(act, step)(*args, direct)
+        act.bind(step, *args, bound)()
+        np.testing.assert_array_equal(bound, direct)
+
+
+def test_a_subclass_that_writes_its_own_step_is_the_one_a_plan_runs():
+    import gpubp
+
+    class Sloppy(activations.Sigmoid):  # a learner's own derivative, sigma' written as A
+        def backward(self, A, dA, dZ):
+            np.multiply(dA, A, out=dZ)
+
+    net = gpubp.Network([3, 4, 2], activation=Sloppy(), seed=0, device="cpu", dtype="float64")
+    X, Y = np.random.default_rng(0).normal(size=(3, 5)), np.full((2, 5), 0.5)
+    assert not gpubp.gradcheck(net, X, Y).ok()
+    right = gpubp.Network([3, 4, 2], activation="sigmoid", seed=0, device="cpu", dtype="float64")
+    assert gpubp.gradcheck(right, X, Y).ok()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpubp
-from gpubp import activations, picture
+from gpubp import kernels, picture
 from gpubp.errors import ConfigError, NameNotFound, ShapeError
 from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, seed_000_graph
 
@@ -78,8 +78,10 @@ def test_check_agrees_with_numpy_and_finite_differences(act, out, loss):
 
 
 def test_check_catches_a_wrong_derivative(monkeypatch):
-    monkeypatch.setattr(activations.Sigmoid, "backward",
-                        lambda self, A, dA, dZ: np.multiply(dA, A, out=dZ))  # A, not A (1 - A)
+    # the kernel the plan runs, planted: A, not A (1 - A)
+    monkeypatch.setattr(kernels.sigmoid_grad, "twin",
+                        lambda A, dA, dZ, scratch=None: np.multiply(dA, A, out=dZ))
+    monkeypatch.setattr(kernels.sigmoid_grad, "_fused", None)
     d = gpubp.explain(net((2, 3, 1), "sigmoid", "sigmoid", "bce"), m=5, check=True)
     bad = [s for s in d.steps if s.error is not None and s.error > 1e-3]
     assert "dZ[1] = dA[1] * sigmoid'(Z[1])" in [str(s.equation) for s in bad]

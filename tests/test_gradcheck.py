@@ -18,6 +18,7 @@ def test_catches_a_wrong_derivative(monkeypatch, rng):
     # plant the learner's classic slip: sigma'(z) written as A instead of A (1 - A)
     monkeypatch.setattr(activations.Sigmoid, "backward",
                         lambda self, A, dA, dZ: np.multiply(dA, A, out=dZ))
+    net = gpubp.Network([3, 4, 2], activation="sigmoid", seed=0, device="cpu")  # plans bind anew
     report = gpubp.gradcheck(net, X, Y)
     assert report["W[1]"] > 1e-2 and not report.ok()
     assert report["W[2]"] < 1e-7  # the output layer's delta is fused: only layer 1 is wrong
@@ -70,6 +71,8 @@ def test_a_bug_that_lives_only_in_small_gradients_is_caught(monkeypatch, rng):
         real(self, A, dA, dZ)
         dZ *= 1.001
     monkeypatch.setattr(activations.Sigmoid, "backward", off_by_a_thousandth)
+    net = gpubp.Network([1] * 9, activation="sigmoid", output="sigmoid", loss="bce",
+                        dtype="float64", device="cpu", seed=0)  # its plans bind the planted step
     assert gpubp.gradcheck(net, X, Y)["W[1]"] > 1e-6
 
 
