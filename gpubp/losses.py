@@ -31,6 +31,8 @@ class Loss:
     canonical = None
     #: losses that take logs need outputs in (0, 1); they take only their canonical output
     needs_unit_interval = False
+    #: how many (n, m) scratch buffers :meth:`value` takes so that it makes no temporary
+    scratches = 1
 
     def __repr__(self):
         return self.name
@@ -41,8 +43,8 @@ class Loss:
 
     def value(self, A, Y, Z=None, scratch=None):
         """The cost, a 0-d array: the mean over the m = A.shape[1] columns of the per-example
-        loss (from the logits ``Z`` where given). ``scratch``: an (n, m) buffer the caller lends,
-        so that the cost makes no (n, m) temporary."""
+        loss (from the logits ``Z`` where given). ``scratch``: a tuple of :attr:`scratches`
+        (n, m) buffers the caller lends, so that the cost makes no (n, m) temporary."""
         raise NotImplementedError
 
     def output_delta(self, output, A, Y, m, dZ):
@@ -69,7 +71,7 @@ class _SquaredError(Loss):
             d = A - Y
             return (d * d).sum() * c
         xp = xp_of(A)
-        d = xp.subtract(A, Y, out=scratch).reshape(-1)  # a view: no temporary
+        d = xp.subtract(A, Y, out=scratch[0]).reshape(-1)  # a view: no temporary
         return xp.dot(d, d) * c
 
     def dA(self, A, Y, m, out, scratch):
@@ -131,12 +133,22 @@ class BCE(Loss):
     name = "bce"
     canonical = "sigmoid"
     needs_unit_interval = True
+    scratches = 2
     #: the other log loss's pair, named in the refusal of a non-canonical output
     _instead = "for one class per column use output='softmax' with loss='cross_entropy'"
 
     def value(self, A, Y, Z=None, scratch=None):
         xp = xp_of(A)
         m = A.shape[1]
+        if Z is not None and scratch is not None:  # the same operations, in the lent buffers
+            per, t = scratch
+            xp.maximum(Z, 0, out=per)
+            per -= xp.multiply(Z, Y, out=t)
+            xp.abs(Z, out=t)
+            xp.negative(t, out=t)
+            xp.exp(t, out=t)
+            per += xp.log1p(t, out=t)
+            return per.sum() / m
         if Z is not None:
             per = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
             return per.sum() / m
@@ -173,7 +185,7 @@ class CrossEntropy(Loss):
             # max z) >= 1/n, so its log is safe. Summed column by column (each column's cost is
             # >= 0, so no cancellation); the (m,) rows live in the scratch when one is lent.
             if scratch is not None and xp is np:
-                gap, row = scratch.reshape(-1)[:m], scratch.reshape(-1)[m:2 * m]
+                gap, row = scratch[0].reshape(-1)[:m], scratch[0].reshape(-1)[m:2 * m]
                 Z.max(axis=0, out=gap)
                 gap -= np.einsum("ij,ij->j", Y, Z, out=row)
                 gap -= np.log(A.max(axis=0, out=row), out=row)

@@ -55,6 +55,11 @@ class Plan:
         self.buffers = {name: LayerBuffers(xp, layer.n, m, dtype, train)
                         for name, layer in graph.layers.items()}
         self.ones = xp.ones((m, 1), dtype) if train else None  # (m, 1): the 1^T of db = dZ 1^T
+        # what the cost writes in: an output's dZ (free between forward and backward) and more
+        # (n, m) buffers where the loss needs them (none in a forward-only plan: it allocates)
+        self._cost_scratch = {o.name: (self.buffers[o.name].dZ,) + tuple(
+            xp.empty((o.n, m), dtype) for _ in range(graph.loss.scratches - 1))
+            for o in graph.outputs} if train else {}
         uses = graph.uses()
         # NumPy adds a product to a gradient through scratch; cuBLAS accumulates in place
         self._grad_scratch = {name: xp.empty(graph.param_nodes[name].shape, dtype)
@@ -123,7 +128,7 @@ class Plan:
         for o in self.graph.outputs:
             B = self.buffers[o.name]
             c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None,
-                           scratch=B.dZ)  # dZ is free between forward and backward
+                           scratch=self._cost_scratch.get(o.name))
             total = c if total is None else total + c
         if l2:
             total = total + self.penalty(l2, self.m)
@@ -248,7 +253,7 @@ def _take(xp, a, columns, axis, out):
     the whole batch each step; the columns are a permutation's, always in range: "clip" writes
     straight into it."""
     if xp.__name__ == "numpy":
-        xp.take(a, columns, axis=axis, out=out, mode="clip")
+        a.take(columns, axis, out, "clip")  # the method: np.take adds a Python layer
     else:
         xp.take(a, columns, axis=axis, out=out)
 

@@ -612,6 +612,29 @@ def test_cross_entropy_from_logits_keeps_its_precision_over_many_columns(margin,
     A32 = np.empty_like(Z32)
     activations.get("softmax").forward(Z32, A32)
     ce = losses.get("cross_entropy", activations.get("softmax"))
-    for scratch in (None, np.empty_like(Z32)):  # with the plan's scratch rows, and without
+    for scratch in (None, (np.empty_like(Z32),)):  # with the plan's scratch rows, and without
         got = float(ce.value(A32, Y.astype(np.float32), Z32, scratch=scratch))
         assert got >= 0 and got == pytest.approx(want, rel=2e-3, abs=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["mse", "sse", "half_sse", "bce", "cross_entropy"])
+def test_the_cost_in_lent_buffers_is_the_cost(name, dtype, xp):
+    """The plan lends ``loss.scratches`` buffers (holding anything: NaN here) so that the cost
+    makes no (n, m) temporary; the cost is the same, bit for bit, as without them."""
+    from gpubp import activations, losses
+    rng = np.random.default_rng(1)
+    out = {"bce": "sigmoid", "cross_entropy": "softmax"}.get(name, "identity")
+    act = activations.get(out)
+    loss = losses.get(name, act)
+    n, m = 5, 300
+    Z = xp.asarray(rng.normal(0, 8, (n, m)).astype(dtype))
+    A = xp.empty_like(Z)
+    act.forward(Z, A, xp.empty_like(Z))
+    Y = rng.uniform(size=(n, m)) if name != "cross_entropy" else np.eye(n)[:, rng.integers(0, n, m)]
+    Y = xp.asarray(Y.astype(dtype))
+    logits = Z if losses.is_fused(loss, act) else None
+    scratch = tuple(xp.full_like(Z, np.nan) for _ in range(loss.scratches))
+    lent = loss.value(A, Y, logits, scratch=scratch)
+    assert to_host(lent).tobytes() == to_host(loss.value(A, Y, logits)).tobytes()
+    assert float(lent) > 0

@@ -237,7 +237,8 @@ def test_nan_in_validation_data_is_named_as_such(rng):
 
 
 @pytest.mark.parametrize("out, loss", [("softmax", "cross_entropy"), ("identity", "mse"),
-                                       ("identity", "half_sse")])
+                                       ("identity", "half_sse"), ("sigmoid", "bce"),
+                                       ("sigmoid", "mse"), ("tanh", "sse")])
 def test_fits_loop_allocates_no_batch_sized_temporary(out, loss, rng):
     """The real fit loop, cost included: between the end of epoch 1 and the end of epoch 3 the
     peak of new memory stays below half the smallest (n, m) batch array (an epoch's permutation,
@@ -249,6 +250,7 @@ def test_fits_loop_allocates_no_batch_sized_temporary(out, loss, rng):
                         seed=0)
     X = np.asfortranarray(rng.normal(size=(32, M)).astype(np.float32))
     Y = (np.eye(32, dtype=np.float32)[:, rng.integers(0, 32, M)] if loss == "cross_entropy"
+         else rng.uniform(size=(32, M)).astype(np.float32) if out == "sigmoid"
          else rng.normal(size=(32, M)).astype(np.float32))
     seen = {}
 
