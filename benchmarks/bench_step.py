@@ -25,6 +25,10 @@ Runners, each a worker process of this script (``--worker NAME``), fed one reque
   fresh ``randperm`` each epoch), the batch costs summed on the device and read once per epoch
   as gpubp's ``fit`` does. ``torch.set_num_threads`` is the number of threads gpubp's BLAS uses.
 
+The ``rnn`` case is issue 9's Elman RNN (``gpubp.ElmanRNN``: n_x = 32, n_h = 256, T = 32, m = 256,
+tanh, a softmax + cross-entropy output at the last step) against ``nn.RNN`` + ``nn.Linear`` on the
+last hidden state (cuDNN's RNN on the GPU), and its floor is the unrolled step's products.
+
 PyTorch runs in a process of its own because its threads and OpenBLAS's fight when they share
 one. Every round visits every network and every runner (the runners' order rotating from round to
 round, so that the machine's drift hits all of them), each with one warm-up call first; a round's
@@ -63,6 +67,9 @@ CPU_CASES = [
          loss="cross_entropy", m=256, batches=16, epochs=2, calls=15),
     dict(name="medium", sizes=[784, 1024, 1024, 10], activation="relu", output="softmax",
          loss="cross_entropy", m=1024, batches=8, epochs=1, calls=3),
+    # the Elman RNN of issue 9: n_x-n_h-n_y, unrolled over T steps, the output at the last step
+    dict(name="rnn", kind="rnn", sizes=[32, 256, 10], T=32, activation="tanh", output="softmax",
+         loss="cross_entropy", m=256, batches=4, epochs=1, calls=3),
 ]
 GPU_CASES = [
     dict(name="784-256-10", sizes=[784, 256, 10], activation="relu", output="softmax",
@@ -71,17 +78,20 @@ GPU_CASES = [
          loss="cross_entropy", m=1024, batches=16, epochs=4, calls=10),
     dict(name="large", sizes=[1024, 4096, 4096, 4096, 1024], activation="relu", output="softmax",
          loss="cross_entropy", m=8192, batches=4, epochs=2, calls=5),
+    dict(name="rnn", kind="rnn", sizes=[32, 256, 10], T=32, activation="tanh", output="softmax",
+         loss="cross_entropy", m=256, batches=16, epochs=2, calls=5),
 ]
 
 
 # ---- the workers ---------------------------------------------------------------------------
 
 def make_data(case, dtype):
-    """The same data in every worker: example-major ``X`` (M, n0), class labels (M,) and targets
-    ``T`` (M, nL) (one-hot for cross_entropy, 0/1 for bce)."""
+    """The same data in every worker: example-major ``X`` (M, n0), or (M, T, n_x) for the RNN,
+    class labels (M,) and targets ``T`` (M, nL) (one-hot for cross_entropy, 0/1 for bce)."""
     sizes, M = case["sizes"], case["m"] * case["batches"]
     rng = np.random.default_rng(SEED)
-    X = rng.standard_normal((M, sizes[0]), dtype=np.float32).astype(dtype)
+    shape = (M, case["T"], sizes[0]) if case.get("kind") == "rnn" else (M, sizes[0])
+    X = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
     labels = rng.integers(0, sizes[-1], M)
     if case["loss"] == "bce":
         T = rng.integers(0, 2, (M, sizes[-1])).astype(dtype)
@@ -99,11 +109,18 @@ def gpubp_runner(case, device, dtype):
     import gpubp
     from gpubp import backend
 
-    net = gpubp.Network(case["sizes"], activation=case["activation"], output=case["output"],
-                        loss=case["loss"], dtype=dtype, device=device, seed=SEED)
+    if case.get("kind") == "rnn":
+        n_x, n_h, n_y = case["sizes"]
+        net = gpubp.ElmanRNN(n_x, n_h, n_y, case["T"], activation=case["activation"],
+                             output=case["output"], loss=case["loss"], dtype=dtype, device=device,
+                             seed=SEED)
+    else:
+        net = gpubp.Network(case["sizes"], activation=case["activation"], output=case["output"],
+                            loss=case["loss"], dtype=dtype, device=device, seed=SEED)
     xp = net.xp
     X, _, T = make_data(case, dtype)
-    X, T = xp.asarray(X).T, xp.asarray(T).T  # (n, M) views of example-major arrays, on the device
+    # (n, M) views of example-major arrays, on the device; (T, n_x, M) for the RNN
+    X, T = xp.asarray(X).transpose(*range(X.ndim)[1:], 0), xp.asarray(T).T
     options = dict(epochs=case["epochs"], batch_size=case["m"], optimizer="sgd", lr=LR,
                    shuffle=True)
 
@@ -124,6 +141,8 @@ def floor_runner(case, device, dtype):
     def rand(*shape):
         return xp.asarray(rng.standard_normal(shape, dtype=np.float32).astype(dtype))
 
+    if case.get("kind") == "rnn":
+        return rnn_floor(case, xp, rand)
     A = [rand(m, sizes[0]).T]  # example-major, as fit stages a batch
     Z, dZ, W = [None], [None], [None]
     for l in range(1, len(sizes)):
@@ -150,6 +169,40 @@ def floor_runner(case, device, dtype):
     return call
 
 
+def rnn_floor(case, xp, rand):
+    """The Elman RNN's products of one step (``gpubp.ElmanRNN``, outputs at the last step):
+    forward ``Wx x[t]`` (t = 1..T), ``Wh h[t-1]`` (t = 2..T), ``Wy h[T]``; backward ``dZ_y h[T]^T``,
+    ``dZ_y 1``, ``Wy^T dZ_y`` and, for each t, ``dZ_h[t] x[t]^T``, ``dZ_h[t] 1`` and, for t > 1,
+    ``dZ_h[t] h[t-1]^T`` and ``Wh^T dZ_h[t]``."""
+    from gpubp import backend
+
+    n_x, n_h, n_y = case["sizes"]
+    T, m = case["T"], case["m"]
+    dtype = rand(1).dtype
+    Wx, Wh, Wy = rand(n_h, n_x), rand(n_h, n_h), rand(n_y, n_h)
+    x = [rand(m, n_x).T for _ in range(T)]  # example-major, as fit stages a batch
+    h = [rand(n_h, m) for _ in range(T)]
+    dZ = [rand(n_h, m) for _ in range(T)]
+    dZ_y, ones = rand(n_y, m), xp.ones((m, 1), dtype)
+    zh, zy = xp.empty((n_h, m), dtype), xp.empty((n_y, m), dtype)
+    gx, gh, gy = xp.empty_like(Wx), xp.empty_like(Wh), xp.empty_like(Wy)
+    gb, gby = xp.empty((n_h, 1), dtype), xp.empty((n_y, 1), dtype)
+    products = [(Wx, x[t], zh) for t in range(T)] + [(Wh, h[t - 1], zh) for t in range(1, T)]
+    products += [(Wy, h[-1], zy), (dZ_y, h[-1].T, gy), (dZ_y, ones, gby), (Wy.T, dZ_y, zh)]
+    for t in range(T - 1, -1, -1):
+        products += [(dZ[t], x[t].T, gx), (dZ[t], ones, gb)]
+        if t > 0:
+            products += [(dZ[t], h[t - 1].T, gh), (Wh.T, dZ[t], zh)]
+    steps = steps_of(case)
+
+    def call():
+        for _ in range(steps):
+            for a, b, out in products:
+                xp.matmul(a, b, out=out)
+        backend.synchronize(xp)
+    return call
+
+
 def torch_runner(case, device, dtype):
     import torch
     import torch.nn.functional as F
@@ -159,14 +212,26 @@ def torch_runner(case, device, dtype):
     torch.manual_seed(SEED)
     sizes, m = case["sizes"], case["m"]
     act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[case["activation"]]
-    layers = []
-    for l in range(1, len(sizes)):
-        layers.append(torch.nn.Linear(sizes[l - 1], sizes[l]))
-        if l < len(sizes) - 1:
-            layers.append(act())
-    model = torch.nn.Sequential(*layers).to(dev, tdtype)  # the output activation is in the loss
     X, labels, T = make_data(case, dtype)
     X = torch.from_numpy(X).to(dev)
+    if case.get("kind") == "rnn":  # nn.RNN (cuDNN's on the GPU) + nn.Linear on the last state
+        class Elman(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = torch.nn.RNN(sizes[0], sizes[1], nonlinearity=case["activation"],
+                                        batch_first=True)
+                self.out = torch.nn.Linear(sizes[1], sizes[2])
+
+            def forward(self, x):  # x (m, T, n_x), example-major as the data
+                return self.out(self.rnn(x)[1][0])
+        model = Elman().to(dev, tdtype)
+    else:
+        layers = []
+        for l in range(1, len(sizes)):
+            layers.append(torch.nn.Linear(sizes[l - 1], sizes[l]))
+            if l < len(sizes) - 1:
+                layers.append(act())
+        model = torch.nn.Sequential(*layers).to(dev, tdtype)  # the output activation is in the loss
     if case["loss"] == "bce":
         y = torch.from_numpy(T).to(dev)
 
@@ -528,7 +593,11 @@ def main(argv=None):
             if ra and rb and len(ra) == len(rb):  # each round's ratio: the drift between rounds cancels
                 per = [x / y for x, y in zip(ra, rb)]
                 row[name + "_by_round"] = dict(median=statistics.median(per), min=min(per), max=max(per))
-        flops = 6 * c["m"] * sum(a * b for a, b in zip(c["sizes"], c["sizes"][1:]))
+        if c.get("kind") == "rnn":  # T products with Wx, T - 1 with Wh, one with Wy; 3 each
+            n_x, n_h, n_y = c["sizes"]
+            flops = 6 * c["m"] * (c["T"] * n_h * n_x + (c["T"] - 1) * n_h * n_h + n_y * n_h)
+        else:
+            flops = 6 * c["m"] * sum(a * b for a, b in zip(c["sizes"], c["sizes"][1:]))
         row["gpubp_gflops"] = flops / g["median_s"] / 1e9 if g else None
         row["floor_gflops"] = flops / fl["median_s"] / 1e9 if fl else None
         rows.append(row)
@@ -583,7 +652,8 @@ def main(argv=None):
     out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         g, nf, fl, t = (row.get(k) for k in ("gpubp", "gpubp-nofused", "floor", "torch"))
-        desc = f"{row['name']} {'-'.join(map(str, row['sizes']))} {row['activation']}, " + \
+        desc = f"{row['name']} {'-'.join(map(str, row['sizes']))} " + \
+            (f"T={row['T']} " if row.get("kind") == "rnn" else "") + f"{row['activation']}, " + \
             ("bce" if row["loss"] == "bce" else "softmax + ce")
         out.append(f"| {desc} | {row['m']} | {fmt_t(g and g['median_s'])} | "
                    f"{fmt_t(nf and nf['median_s'])} | {fmt_t(fl and fl['median_s'])} | "
