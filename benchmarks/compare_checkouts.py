@@ -3,12 +3,17 @@ of gpubp (for example the commit before a change), interleaved in one process.
 
     git worktree add /tmp/before <commit>
     python benchmarks/compare_checkouts.py /tmp/before [--repeats 30] [--rounds 5]
+    python benchmarks/compare_checkouts.py /tmp/before --fit [--rounds 15]
 
 Both packages are imported side by side (the other one under the name ``gpubp_other``) and run
 the same step on the same data: an Adam step of a relu MLP with a softmax + cross_entropy output,
 float32, on the CPU, cost not computed. The two are timed in alternating rounds, so that the
 machine's drift hits both; each round takes the median of ``--repeats`` steps after a warm-up.
 Printed: the median over rounds, the spread (min-max of the round medians) and the ratio.
+
+With ``--fit``: ``fit``'s real loop instead (SGD, cost included) on ``bench_step.py``'s tiny and
+small networks and data, per step, the ratio taken round by round; and whether the two trained
+networks hold the same bits.
 """
 
 import argparse
@@ -66,6 +71,52 @@ def median_of(fn, repeats, warmup=3):
     return statistics.median(times)
 
 
+def fit_of(lib, case):
+    """A function running ``fit`` as bench_step.py's gpubp runner does (fresh network, its data)."""
+    import bench_step
+    net = lib.Network(case["sizes"], activation=case["activation"], output=case["output"],
+                      loss=case["loss"], dtype="float32", device="cpu", seed=bench_step.SEED)
+    X, _, T = bench_step.make_data(case, np.float32)
+    steps = bench_step.steps_of(case)
+
+    def call():
+        net.fit(X.T, T.T, epochs=case["epochs"], batch_size=case["m"], optimizer="sgd",
+                lr=bench_step.LR)
+        return steps
+    return net, call
+
+
+def compare_fits(other, rounds):
+    import bench_step
+    print(f"{'network':<8} {'sizes':<16} {'m':>4} {'this us':>8} {'other us':>9} "
+          f"{'this/other':>10} {'by round (min-max)':>20} same bits")
+    for case in bench_step.CPU_CASES[:2]:
+        nets, per = {}, {"this": [], "other": []}
+        for name, lib in (("this", gpubp), ("other", other)):
+            nets[name], fn = fit_of(lib, case)
+            per[name] = fn
+        times = {"this": [], "other": []}
+        for k in range(rounds):
+            for name in (("this", "other") if k % 2 else ("other", "this")):
+                fn = per[name]
+                fn()  # warm-up call
+                calls = []
+                for _ in range(case["calls"]):
+                    t0 = time.perf_counter()
+                    steps = fn()
+                    calls.append((time.perf_counter() - t0) / steps)
+                times[name].append(statistics.median(calls))
+        ratios = [a / b for a, b in zip(times["this"], times["other"])]
+        same = np.array_equal(nets["this"].params.flat, nets["other"].params.flat)
+        print(f"{case['name']:<8} {'-'.join(map(str, case['sizes'])):<16} {case['m']:>4} "
+              f"{1e6 * statistics.median(times['this']):>8.1f} "
+              f"{1e6 * statistics.median(times['other']):>9.1f} {statistics.median(ratios):>10.3f} "
+              f"{min(ratios):>12.3f}-{max(ratios):.3f} {same}")
+    print(f"# fit's loop per step, SGD lr {bench_step.LR}, float32, CPU, cost included; each round "
+          f"the median of {bench_step.CPU_CASES[0]['calls']} calls after one warm-up call, "
+          f"{rounds} alternating rounds; same bits: the trained parameters are equal")
+
+
 def git_head(path):
     try:
         return subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -79,6 +130,7 @@ def main(argv=None):
     p.add_argument("other", help="path of another gpubp checkout (its root folder)")
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--fit", action="store_true", help="fit's loop on bench_step.py's tiny and small")
     args = p.parse_args(argv)
     import gpubp.optim  # noqa: F401
     other = load_other(args.other)
@@ -92,6 +144,9 @@ def main(argv=None):
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     print(f"# BLAS: {blas.get('name')} {blas.get('version')}; {blas.get('openblas configuration', '')}")
     print(f"# this: {git_head(os.path.dirname(HERE))}  other: {args.other} at {git_head(args.other)}")
+    if args.fit:
+        sys.path.insert(0, HERE)
+        return compare_fits(other, args.rounds)
     print(f"{'sizes':<22} {'m':>5} {'this ms':>9} {'spread':>15} {'other ms':>9} {'spread':>15} "
           f"{'this/other':>10}")
     for sizes, m in cases:
