@@ -82,6 +82,48 @@ if ENABLED:
             t = a[i] + one
             a[i] = one / t
 
+    # column passes of softmax and of the cross-entropy cost over (n, m) arrays, C order: a
+    # column's maximum and sum run down i for every j at once, as NumPy's reductions over axis 0
+    # do (each column's sum in the order i = 0, 1, ..., so the bits are NumPy's)
+
+    @_jit
+    def _column_max(z, mx):
+        for j in range(z.shape[1]):
+            mx[j] = z[0, j]
+        for i in range(1, z.shape[0]):
+            for j in range(z.shape[1]):
+                v, c = z[i, j], mx[j]
+                mx[j] = v if (v > c or v != v) and c == c else c  # a NaN is kept, as np.max does
+
+    @_jit
+    def _softmax_shift(z, mx, a):
+        _column_max(z, mx)
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                a[i, j] = z[i, j] - mx[j]
+
+    @_jit
+    def _softmax_scale(a, s):
+        for j in range(a.shape[1]):
+            s[j] = a[0, j]
+        for i in range(1, a.shape[0]):
+            for j in range(a.shape[1]):
+                s[j] = s[j] + a[i, j]
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                a[i, j] = a[i, j] / s[j]
+
+    @_jit
+    def _cross_entropy_columns(z, y, a, gap, amax):
+        _column_max(z, gap)          # gap = max_i z - sum_i y z (the einsum's order)
+        _column_max(a, amax)         # amax = max_i a
+        dot = np.zeros_like(gap)
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                dot[j] = dot[j] + y[i, j] * z[i, j]
+        for j in range(z.shape[1]):
+            gap[j] = gap[j] - dot[j]
+
     @_jit
     def _relu_grad(a, gA, gZ):
         for i in range(a.size):
@@ -180,6 +222,31 @@ def _contiguous(*args):
 def _bias_layout(z, b, *rest):
     """The bias kernels' loops take z (n, m) and b (n, 1), as the plan passes them."""
     return z.ndim == 2 and b.shape == (z.shape[0], 1) and _contiguous(z, b, *rest)
+
+
+def softmax(Z, A, row):
+    """Column-wise softmax of ``Z`` (n, m) into ``A``, ``row`` a (1, m) scratch: as
+    :class:`gpubp.activations.Softmax`'s NumPy passes, in three (NumPy's exp in the middle)."""
+    mx = row.reshape(-1)
+    _softmax_shift(Z, mx, A)
+    np.exp(A, out=A)
+    _softmax_scale(A, mx)
+
+
+def cross_entropy_columns(Z, Y, A, gap, amax):
+    """``gap[j] = max_i Z[i, j] - sum_i Y[i, j] Z[i, j]`` and ``amax[j] = max_i A[i, j]``, (m,)
+    each, in one call: the column terms of the cross-entropy cost, with NumPy's bits."""
+    _cross_entropy_columns(Z, Y, A, gap, amax)
+
+
+def takes_columns(*arrays):
+    """Do the column passes take these arrays (2-D, C-contiguous, big enough to pay off)?"""
+    return (arrays[0].ndim == 2 and arrays[0].size >= COLUMNS_FROM
+            and all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays))
+
+
+#: elements of the (n, m) array from which the column passes are used
+COLUMNS_FROM = 1024
 
 
 def get(name):

@@ -96,6 +96,15 @@ KERNELS = {}
 FUSED_FROM = 1024
 
 
+def fused_passes():
+    """:mod:`gpubp.fused` when its loops are on (numba installed, ``GPUBP_FUSED`` not 0), else
+    None: for the passes that are not elementwise kernels (softmax, the cross-entropy cost's
+    columns). Imported on first use, so that ``import gpubp`` never imports numba."""
+    from . import fused
+
+    return fused if fused.ENABLED else None
+
+
 def _fused_version(name):
     """The numba one-pass version of a twin and the test of the arrays it takes
     (:func:`gpubp.fused.get`), or None: imported at the first kernel call, so that ``import

@@ -186,9 +186,14 @@ class CrossEntropy(Loss):
             # >= 0, so no cancellation); the (m,) rows live in the scratch when one is lent.
             if scratch is not None and xp is np:
                 gap, row = scratch[0].reshape(-1)[:m], scratch[0].reshape(-1)[m:2 * m]
-                Z.max(axis=0, out=gap)
-                gap -= np.einsum("ij,ij->j", Y, Z, out=row)
-                gap -= np.log(A.max(axis=0, out=row), out=row)
+                fused = kernels.fused_passes()
+                if fused is not None and fused.takes_columns(Z, Y, A):  # the same, one call
+                    fused.cross_entropy_columns(Z, Y, A, gap, row)
+                else:
+                    Z.max(axis=0, out=gap)
+                    gap -= np.einsum("ij,ij->j", Y, Z, out=row)
+                    A.max(axis=0, out=row)
+                gap -= np.log(row, out=row)
                 return gap.sum() / m
             gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
             return (gap - xp.log(A.max(axis=0))).sum() / m

@@ -71,3 +71,79 @@ def test_the_kernels_call_the_fused_versions(monkeypatch, rng):
     kernels.relu_grad(*small)  # too small for the loop to pay off: the twin runs
     assert calls == [1]
     np.testing.assert_array_equal(out, g * (a > 0))
+
+
+def _columns_data(rng, dtype, n, m, special):
+    """(n, m) logits, soft targets and their softmax; with ``special``, every column holds some
+    of NaN, +-inf, +-0, subnormals and extremes."""
+    from test_kernels import _specials
+    Z = rng.normal(0, 4, (n, m)).astype(dtype)
+    if special:
+        vals = _specials(dtype)
+        Z[rng.integers(0, n, 3 * m), rng.integers(0, m, 3 * m)] = rng.choice(vals, 3 * m)
+    Y = rng.uniform(size=(n, m)).astype(dtype)
+    Y /= Y.sum(axis=0)
+    return Z, Y
+
+
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, m", [(1, 1024), (3, 700), (10, 256), (37, 64)])
+def test_fused_softmax_is_bitwise_numpys(n, m, dtype, special, rng):
+    from gpubp import activations
+    Z, _ = _columns_data(rng, dtype, n, m, special)
+    twin, fast = np.full_like(Z, 7), np.full_like(Z, 7)
+    sm = activations.get("softmax")
+    with np.errstate(all="ignore"):
+        sm.forward(Z, twin, np.empty_like(Z))  # NumPy's five passes
+        scratch = np.full_like(Z, np.nan)
+        bound = sm.bind("forward", Z, fast, scratch=scratch)
+        assert bound.func is fused.softmax
+        bound()
+    bad = _mismatches(fast, twin)
+    assert not bad.any(), (Z[bad], fast[bad], twin[bad])
+
+
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, m", [(1, 1024), (3, 700), (10, 256), (37, 64)])
+def test_fused_cross_entropy_columns_are_bitwise_numpys(n, m, dtype, special, rng):
+    Z, Y = _columns_data(rng, dtype, n, m, special)
+    A = rng.uniform(size=(n, m)).astype(dtype)
+    A[n // 2, :7] = np.nan  # a NaN after the first row must stay the column's maximum
+    A[-1, 7:9] = np.nan
+    gap, amax = np.full(m, 7, dtype), np.full(m, 7, dtype)
+    with np.errstate(all="ignore"):
+        want_gap = Z.max(axis=0) - np.einsum("ij,ij->j", Y, Z)
+        fused.cross_entropy_columns(Z, Y, A, gap, amax)
+    assert not _mismatches(gap, want_gap).any()
+    assert not _mismatches(amax, A.max(axis=0)).any()
+
+
+def test_the_plan_takes_the_column_passes(rng):
+    """A softmax + cross_entropy network's plan binds the fused softmax and its cost takes the
+    fused columns; the cost is NumPy's, bit for bit, and fit learns the same bits either way."""
+    import gpubp
+
+    def trained(passes):
+        kernels_fp = kernels.fused_passes
+        try:
+            if not passes:
+                kernels.fused_passes = lambda: None
+            net = gpubp.Network([8, 16, 10], activation="tanh", output="softmax",
+                                loss="cross_entropy", seed=0, device="cpu")
+            X = rng_data.normal(size=(8, 512)).astype(np.float32)
+            Y = np.eye(10, dtype=np.float32)[:, rng_data.integers(0, 10, 512)]
+            plan = net.plan(256)
+            uses = any(getattr(c, "func", None) is fused.softmax for c in plan._forward_calls)
+            h = net.fit(X, Y, epochs=3, batch_size=256, optimizer="adam")
+            return uses, h["cost"], net.params.flat.copy()
+        finally:
+            kernels.fused_passes = kernels_fp
+
+    rng_data = np.random.default_rng(3)
+    used, cost, params = trained(True)
+    rng_data = np.random.default_rng(3)
+    unused, cost0, params0 = trained(False)
+    assert used and not unused
+    assert cost == cost0 and np.array_equal(params, params0)
