@@ -14,6 +14,12 @@ The schedule is fixed when the plan is built: for every gradient and every ``dA`
 contribution writes and the later ones add (an accumulating GEMM), so nothing is zeroed and,
 once warmed up, a step allocates nothing.
 
+Each pass is a flat list of calls bound to their buffers when the plan is built
+(:meth:`gpubp.kernels.Kernel.bind`, :meth:`gpubp.activations.Activation.bind`,
+:func:`gpubp.backend.bind_matmul`): the choice between a fused loop and a NumPy twin is made
+once. So an activation (or a subclass's own step) is the one of its network when the plan is
+made; ``net.plan(m)`` keeps its plans, and a new network binds anew.
+
 Buffers of a layer (:class:`LayerBuffers`), each ``(n, m)``: ``A``; ``Z``, which holds the sum
 ``W A`` (for hidden layers the bias is added inside the fused kernel ``A = chi(Z + b)``, since no
 derivative needs ``Z``: each is read from ``A``), and which the backward pass reuses for
