@@ -706,6 +706,12 @@ class Gradients(dict):
 
 def _check_finite(name, a):
     xp = backend.xp_of(a)
+    # a NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the array with no
+    # temporary of its size; an infinite sum (an overflow, or a bad value) takes the full check
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = a.sum()
+    if bool(xp.isfinite(total)):
+        return
     finite = xp.isfinite(a)
     if not bool(finite.all()):
         bad = backend.to_host(~finite)

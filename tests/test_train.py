@@ -1,5 +1,7 @@
 """The fit loop: learning real problems, determinism, validation, early stopping, transfers."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -270,3 +272,19 @@ def test_fits_loop_allocates_no_batch_sized_temporary(out, loss, rng):
     smallest = 4 * 32 * m
     assert seen["peak"] - seen["base"] < smallest // 2, f"{seen['peak'] - seen['base']} bytes"
     assert seen["current"] - seen["base"] < 8 * M + 4096  # the epoch's order, still in hand
+
+
+def test_finite_data_whose_sum_overflows_is_accepted_and_an_inf_is_named(rng):
+    """The finite check sums first (no temporary); a sum that overflows on finite data must not
+    be taken for a bad value, and an infinity must still be found and placed."""
+    X, Y = blobs(rng, m=10)
+    X = X.astype(np.float32)
+    X[0, :] = 3e38  # finite in float32; the sum of a row of them is inf
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(X.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor a warning about the overflow
+        gpubp.Network([2, 3, 1], device="cpu", dtype="float32").check_inputs(X)
+    X[1, 4] = -np.inf
+    with pytest.raises(gpubp.DataError, match=r"X contains 1 NaN or Inf.*row 1, column 4"):
+        gpubp.Network([2, 3, 1], device="cpu", dtype="float32").check_inputs(X)
