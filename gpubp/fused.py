@@ -114,15 +114,18 @@ if ENABLED:
                 a[i, j] = a[i, j] / s[j]
 
     @_jit
-    def _cross_entropy_columns(z, y, a, gap, amax):
-        _column_max(z, gap)          # gap = max_i z - sum_i y z (the einsum's order)
-        _column_max(a, amax)         # amax = max_i a
-        dot = np.zeros_like(gap)
-        for i in range(z.shape[0]):
+    def _cross_entropy_columns(z, y, a, gap, amax, zero):
+        for j in range(z.shape[1]):   # gap = max_i z; the dot products sum in amax for a while
+            gap[j] = z[0, j]
+            amax[j] = zero + y[0, j] * z[0, j]  # from +0, as einsum
+        for i in range(1, z.shape[0]):
             for j in range(z.shape[1]):
-                dot[j] = dot[j] + y[i, j] * z[i, j]
+                v, c = z[i, j], gap[j]
+                gap[j] = v if (v > c or v != v) and c == c else c  # as _column_max
+                amax[j] = amax[j] + y[i, j] * v  # the einsum's order: i = 0, 1, ...
         for j in range(z.shape[1]):
-            gap[j] = gap[j] - dot[j]
+            gap[j] = gap[j] - amax[j]  # max_i z - sum_i y z
+        _column_max(a, amax)           # max_i a
 
     @_jit
     def _relu_grad(a, gA, gZ):
@@ -236,7 +239,7 @@ def softmax(Z, A, row):
 def cross_entropy_columns(Z, Y, A, gap, amax):
     """``gap[j] = max_i Z[i, j] - sum_i Y[i, j] Z[i, j]`` and ``amax[j] = max_i A[i, j]``, (m,)
     each, in one call: the column terms of the cross-entropy cost, with NumPy's bits."""
-    _cross_entropy_columns(Z, Y, A, gap, amax)
+    _cross_entropy_columns(Z, Y, A, gap, amax, Z.dtype.type(0))
 
 
 def takes_columns(*arrays):
