@@ -120,30 +120,32 @@ def test_fused_cross_entropy_columns_are_bitwise_numpys(n, m, dtype, special, rn
     assert not _mismatches(amax, A.max(axis=0)).any()
 
 
-def test_the_plan_takes_the_column_passes(rng):
-    """A softmax + cross_entropy network's plan binds the fused softmax and its cost takes the
-    fused columns; the cost is NumPy's, bit for bit, and fit learns the same bits either way."""
+def test_the_plan_takes_the_column_passes(monkeypatch):
+    """A softmax + cross_entropy network's fit runs the fused softmax and the fused cost columns,
+    and learns the same bits, costs included, as with NumPy's passes."""
     import gpubp
 
-    def trained(passes):
-        kernels_fp = kernels.fused_passes
-        try:
-            if not passes:
-                kernels.fused_passes = lambda: None
-            net = gpubp.Network([8, 16, 10], activation="tanh", output="softmax",
-                                loss="cross_entropy", seed=0, device="cpu")
-            X = rng_data.normal(size=(8, 512)).astype(np.float32)
-            Y = np.eye(10, dtype=np.float32)[:, rng_data.integers(0, 10, 512)]
-            plan = net.plan(256)
-            uses = any(getattr(c, "func", None) is fused.softmax for c in plan._forward_calls)
-            h = net.fit(X, Y, epochs=3, batch_size=256, optimizer="adam")
-            return uses, h["cost"], net.params.flat.copy()
-        finally:
-            kernels.fused_passes = kernels_fp
+    calls = []
 
-    rng_data = np.random.default_rng(3)
-    used, cost, params = trained(True)
-    rng_data = np.random.default_rng(3)
-    unused, cost0, params0 = trained(False)
-    assert used and not unused
+    def counted(name):
+        real = getattr(fused, name)
+        return lambda *a: calls.append(name) or real(*a)
+    for name in ("softmax", "cross_entropy_columns"):  # before the network binds its plan
+        monkeypatch.setattr(fused, name, counted(name))
+
+    def trained():
+        rng = np.random.default_rng(3)
+        net = gpubp.Network([8, 16, 10], activation="tanh", output="softmax",
+                            loss="cross_entropy", seed=0, device="cpu")
+        X = rng.normal(size=(8, 512)).astype(np.float32)
+        Y = np.eye(10, dtype=np.float32)[:, rng.integers(0, 10, 512)]
+        h = net.fit(X, Y, epochs=3, batch_size=256, optimizer="adam")
+        return h["cost"], net.params.flat.copy()
+
+    cost, params = trained()
+    assert calls.count("softmax") >= 6 and calls.count("cross_entropy_columns") >= 6
+    calls.clear()
+    monkeypatch.setattr(kernels, "fused_passes", lambda: None)  # NumPy's passes
+    cost0, params0 = trained()
+    assert calls == []
     assert cost == cost0 and np.array_equal(params, params0)
