@@ -159,7 +159,12 @@ def floor_runner(case, device, dtype):
         products.append((dZ[l], ones, xp.empty((sizes[l], 1), dtype)))
         if l > 1:
             products.append((W[l].T, dZ[l], xp.empty((sizes[l - 1], m), dtype)))
-    steps = steps_of(case)
+    return products_call(xp, products, steps_of(case))
+
+
+def products_call(xp, products, steps):
+    """A call running ``steps`` times every product ``(a, b, out)``: ``out = a b``."""
+    from gpubp import backend
 
     def call():
         for _ in range(steps):
@@ -174,8 +179,6 @@ def rnn_floor(case, xp, rand):
     forward ``Wx x[t]`` (t = 1..T), ``Wh h[t-1]`` (t = 2..T), ``Wy h[T]``; backward ``dZ_y h[T]^T``,
     ``dZ_y 1``, ``Wy^T dZ_y`` and, for each t, ``dZ_h[t] x[t]^T``, ``dZ_h[t] 1`` and, for t > 1,
     ``dZ_h[t] h[t-1]^T`` and ``Wh^T dZ_h[t]``."""
-    from gpubp import backend
-
     n_x, n_h, n_y = case["sizes"]
     T, m = case["T"], case["m"]
     dtype = rand(1).dtype
@@ -193,14 +196,7 @@ def rnn_floor(case, xp, rand):
         products += [(dZ[t], x[t].T, gx), (dZ[t], ones, gb)]
         if t > 0:
             products += [(dZ[t], h[t - 1].T, gh), (Wh.T, dZ[t], zh)]
-    steps = steps_of(case)
-
-    def call():
-        for _ in range(steps):
-            for a, b, out in products:
-                xp.matmul(a, b, out=out)
-        backend.synchronize(xp)
-    return call
+    return products_call(xp, products, steps_of(case))
 
 
 def torch_runner(case, device, dtype):
