@@ -45,7 +45,8 @@ def machine():
 
     from gpubp import fused
 
-    numba = f"numba {fused.numba.__version__}" if fused.numba is not None else "numba not installed"
+    numba = (f"numba {fused.numba.__version__}" if fused.numba is not None else
+             "numba not installed" if fused.WANTED else "numba not imported")
     lines = [f"# {datetime.date.today()}  {platform.node()}  {platform.machine()}  "
              f"{platform.processor() or ''}  {os.cpu_count()} logical CPUs",
              f"# python {platform.python_version()}; numpy {np.__version__}; "

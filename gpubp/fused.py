@@ -18,12 +18,17 @@ import os
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the cpu extra is not installed: the twins run
-    numba = None
+#: ``GPUBP_FUSED=0`` turns the loops off; numba is then not even imported (its import takes a
+#: process about 0.2 s)
+WANTED = os.environ.get("GPUBP_FUSED", "1") != "0"
+numba = None
+if WANTED:
+    try:
+        import numba
+    except ImportError:  # the cpu extra is not installed: the twins run
+        numba = None
 
-ENABLED = numba is not None and os.environ.get("GPUBP_FUSED", "1") != "0"
+ENABLED = numba is not None
 
 
 def _jit(f):

@@ -149,3 +149,20 @@ def test_the_plan_takes_the_column_passes(monkeypatch):
     cost0, params0 = trained()
     assert calls == []
     assert cost == cost0 and np.array_equal(params, params0)
+
+
+def test_gpubp_fused_0_never_imports_numba():
+    """GPUBP_FUSED=0: the twins run and numba, whose import costs a process about 0.2 s, is never
+    imported, even by a training step."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, gpubp; "
+            "net = gpubp.Network([64, 64, 10], output='softmax', loss='cross_entropy', seed=0); "
+            "X = np.random.default_rng(0).normal(size=(64, 128)); Y = np.eye(10)[:, np.arange(128) % 10]; "
+            "net.fit(X, Y, epochs=1, batch_size=64); "
+            "from gpubp import fused; assert not fused.ENABLED and not fused.WANTED; "
+            "assert 'numba' not in sys.modules, 'numba was imported'")
+    env = dict(os.environ, GPUBP_FUSED="0", GPUBP_DEVICE="cpu")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
