@@ -170,8 +170,8 @@ class Softmax(Activation):
 
     def bind(self, step, *buffers, scratch=None):
         if step == "forward" and scratch is not None:  # the same passes, three calls in place of five
-            fused = kernels.fused_passes()
             Z, A = buffers
+            fused = kernels.fused_passes(Z)
             if fused is not None and fused.takes_columns(Z, A, scratch):
                 return functools.partial(fused.softmax, Z, A, scratch[:1])
         return super().bind(step, *buffers, scratch=scratch)

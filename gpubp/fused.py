@@ -248,13 +248,9 @@ def cross_entropy_columns(Z, Y, A, gap, amax):
 
 
 def takes_columns(*arrays):
-    """Do the column passes take these arrays (2-D, C-contiguous, big enough to pay off)?"""
-    return (arrays[0].ndim == 2 and arrays[0].size >= COLUMNS_FROM
+    """Do the column passes take these arrays (2-D NumPy arrays, C-contiguous)?"""
+    return (arrays[0].ndim == 2
             and all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays))
-
-
-#: elements of the (n, m) array from which the column passes are used
-COLUMNS_FROM = 1024
 
 
 def get(name):

@@ -78,12 +78,14 @@ class Kernel:
         first = args[0]
         dtype = first.dtype.type
         args = [a if type(a) is np.ndarray else dtype(a) for a in args]
-        fused = self._fused
-        if fused is False:
-            fused = self._fused = _fused_version(self.name)
-        # a fused loop pays off once the arrays are big enough to cost more than its call
-        if fused is not None and first.size >= FUSED_FROM and fused[1](*args):
-            return fused[0], args, {}
+        # a fused loop pays off once the arrays are big enough to cost more than its call (and
+        # below that size numba is not even imported)
+        if first.size >= FUSED_FROM:
+            fused = self._fused
+            if fused is False:
+                fused = self._fused = _fused_version(self.name)
+            if fused is not None and fused[1](*args):
+                return fused[0], args, {}
         return self.twin, args, {"scratch": scratch}
 
     def __repr__(self):
@@ -96,10 +98,13 @@ KERNELS = {}
 FUSED_FROM = 1024
 
 
-def fused_passes():
-    """:mod:`gpubp.fused` when its loops are on (numba installed, ``GPUBP_FUSED`` not 0), else
-    None: for the passes that are not elementwise kernels (softmax, the cross-entropy cost's
-    columns). Imported on first use, so that ``import gpubp`` never imports numba."""
+def fused_passes(array):
+    """:mod:`gpubp.fused` when its loops are on (numba installed, ``GPUBP_FUSED`` not 0) and
+    ``array`` is big enough for them to pay off (``FUSED_FROM``), else None: for the passes that
+    are not elementwise kernels (softmax, the cross-entropy cost's columns). Imported on first
+    use, so that ``import gpubp`` never imports numba."""
+    if type(array) is not np.ndarray or array.size < FUSED_FROM:
+        return None
     from . import fused
 
     return fused if fused.ENABLED else None

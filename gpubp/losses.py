@@ -186,7 +186,7 @@ class CrossEntropy(Loss):
             # >= 0, so no cancellation); the (m,) rows live in the scratch when one is lent.
             if scratch is not None and xp is np:
                 gap, row = scratch[0].reshape(-1)[:m], scratch[0].reshape(-1)[m:2 * m]
-                fused = kernels.fused_passes()
+                fused = kernels.fused_passes(Z)
                 if fused is not None and fused.takes_columns(Z, Y, A):  # the same, one call
                     fused.cross_entropy_columns(Z, Y, A, gap, row)
                 else:

@@ -145,7 +145,7 @@ def test_the_plan_takes_the_column_passes(monkeypatch):
     cost, params = trained()
     assert calls.count("softmax") >= 6 and calls.count("cross_entropy_columns") >= 6
     calls.clear()
-    monkeypatch.setattr(kernels, "fused_passes", lambda: None)  # NumPy's passes
+    monkeypatch.setattr(kernels, "fused_passes", lambda array: None)  # NumPy's passes
     cost0, params0 = trained()
     assert calls == []
     assert cost == cost0 and np.array_equal(params, params0)
@@ -164,5 +164,23 @@ def test_gpubp_fused_0_never_imports_numba():
             "from gpubp import fused; assert not fused.ENABLED and not fused.WANTED; "
             "assert 'numba' not in sys.modules, 'numba was imported'")
     env = dict(os.environ, GPUBP_FUSED="0", GPUBP_DEVICE="cpu")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+
+
+def test_arrays_too_small_for_the_loops_never_import_numba():
+    """Below FUSED_FROM elements the twins run anyway, so a small network's fit leaves numba
+    unimported (its import would cost more than the whole fit)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, gpubp; "
+            "net = gpubp.Network([2, 3, 2], activation='sigmoid', output='softmax', "
+            "loss='cross_entropy', seed=0); "
+            "X = np.random.default_rng(0).normal(size=(2, 64)); Y = np.eye(2)[:, np.arange(64) % 2]; "
+            "net.fit(X, Y, epochs=2, batch_size=16); "
+            "assert 'numba' not in sys.modules, 'numba was imported'")
+    env = {k: v for k, v in os.environ.items() if k != "GPUBP_FUSED"}
+    env["GPUBP_DEVICE"] = "cpu"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
