@@ -1,7 +1,6 @@
 """gradcheck: it passes on correct backprop, and it catches wrong backprop."""
 
 import numpy as np
-import pytest
 
 import gpubp
 from gpubp import activations, losses
