@@ -60,3 +60,23 @@ def seed_000_graph(act="identity", device="cpu", dtype="float32"):
     H2 = g.layer("H2", Wh @ H1 + Wx @ X2, activation=act)
     g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
     return g
+
+
+def allocated_per_step(net, X, Y, opt, m):
+    """``(kept, peak)``: bytes a warmed-up plan step (``train_step``, no cost) keeps and its peak
+    of new memory, over three steps, measured with tracemalloc."""
+    import tracemalloc
+    plan = net.plan(m)
+    plan.stage(net.check_inputs(X), net.check_targets(Y, m))
+    for _ in range(2):
+        plan.train_step(opt, cost=False)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for _ in range(3):
+            plan.train_step(opt, cost=False)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return current - base, peak - base

@@ -1,6 +1,5 @@
 """Network: shapes and numbering, clear errors, gradients against finite differences."""
 
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import gpubp
 from gpubp import optim
 from gpubp.errors import DataError, NameNotFound, ShapeError
-from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, random_targets
+from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, allocated_per_step, random_targets
 
 TOL = 1e-7  # finite differences vs backprop, float64
 
@@ -209,24 +208,11 @@ def test_training_step_allocates_nothing(act, out, loss, opt, rng):
     # the columns) is smaller than any (n[l], m) array: the test then catches any such temporary
     m = 4096
     net = make([32, 64, 48, 10], act, out, loss, dtype="float32")
-    plan = net.plan(m)
-    plan.stage(net.check_inputs(rng.normal(size=(32, m))),
-               net.check_targets(random_targets(rng, loss, 10, m), m))
-    optimizer = optim.get(opt, 1e-3)
-    for _ in range(2):
-        plan.train_step(optimizer, cost=False)
+    kept, peak = allocated_per_step(net, rng.normal(size=(32, m)), random_targets(rng, loss, 10, m),
+                                    optim.get(opt, 1e-3), m)
     smallest = 4 * 10 * m  # bytes of the smallest (n[l], m) float32 array
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        for _ in range(3):
-            plan.train_step(optimizer, cost=False)
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert current - base < 4096, "a training step kept memory"
-    assert peak - base < smallest // 2, f"a training step made a temporary of {peak - base} bytes"
+    assert kept < 4096, "a training step kept memory"
+    assert peak < smallest // 2, f"a training step made a temporary of {peak} bytes"
 
 
 # ---- predict and predict_proba -------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 import gpubp
 from gpubp import optim
+from conftest import allocated_per_step
 
 
 def _net(**kw):
@@ -85,30 +86,13 @@ def test_backward_takes_the_global_batch_size(rng):
         np.testing.assert_allclose(net.grads[name], g[name] / 2, rtol=1e-13)
 
 
-def _allocated_per_step(net, X, Y, opt, m):
-    plan = net.plan(m)
-    plan.stage(net.check_inputs(X), net.check_targets(Y, m))
-    for _ in range(2):
-        plan.train_step(opt, cost=False)
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        for _ in range(3):
-            plan.train_step(opt, cost=False)
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return current - base, peak - base
-
-
 def test_a_step_of_a_graph_with_shared_weights_allocates_nothing(rng):
     """The RNN shares Wx, Wh, bh over time: later contributions add through kept scratch."""
     m = 4096
     rnn = gpubp.ElmanRNN(n_x=10, n_h=256, n_y=10, T=4, output="identity", loss="mse",
                          outputs="all", device="cpu", seed=0)
     X, Y = rng.normal(size=(4, 10, m)), rng.normal(size=(4, 10, m))
-    kept, peak = _allocated_per_step(rnn, X, Y, optim.Adam(1e-3), m)
+    kept, peak = allocated_per_step(rnn, X, Y, optim.Adam(1e-3), m)
     # the smallest (n, m) array is 160 kB, Wh 256 kB; NumPy's own ufunc buffer (8192 elements) is below half
     assert kept < 4096 and peak < 4 * 10 * m // 2, f"a step made a temporary of {peak} bytes"
 
