@@ -26,15 +26,21 @@ that the network is made on this rank's GPU.
 rank, its unique id sent over MPI (as ChainerMN does).
 """
 
+import hashlib
 import os
 import sys
 
 import numpy as np
 
 from . import backend
-from .errors import ConfigError, DeviceError, unknown_name
+from .errors import ConfigError, DeviceError, GpubpError, unknown_name
 
 COMMS = ("mpi", "nccl")
+
+
+class RankFailed(GpubpError):
+    """Another rank of a data-parallel job failed; this rank stops too (its message names that
+    rank and its error)."""
 
 
 def _mpi():
@@ -140,6 +146,57 @@ def share(columns, rank, size):
     k = columns.shape[0]
     lo, hi = rank * k // size, (rank + 1) * k // size
     return columns[lo:hi]
+
+
+def digest(*arrays):
+    """A short fingerprint of arrays' shapes, dtypes and bytes (on the host), for comparing the
+    data of several ranks without sending it."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(backend.to_host(a))
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def agree(comm, what, **values):
+    """Every rank checks, collectively, that its ``values`` equal rank 0's: the same arguments
+    and the same data (pass a :func:`digest`). On a difference every rank raises the same
+    ConfigError, naming ``what``, each value that differs and the ranks that hold another one.
+    Without a comm, or on one rank, there is nothing to compare."""
+    if comm is None or comm.size == 1:
+        return
+    mine = {k: repr(v) for k, v in values.items()}
+    every = comm.comm.allgather(mine)
+    wrong = []
+    for key, want in every[0].items():
+        ranks = [r for r, theirs in enumerate(every) if theirs.get(key) != want]
+        if ranks:
+            got = ", ".join(f"rank {r} has {every[r].get(key)}" for r in ranks[:3])
+            wrong.append(f"{key}: rank 0 has {want}, {got}")
+    if wrong:
+        raise ConfigError(f"{what}: the {comm.size} ranks were given different arguments or data "
+                          f"(every rank must pass the same): " + "; ".join(wrong))
+
+
+def all_ready(comm, error=None):
+    """A collective step before work that every rank must do together: each rank says whether
+    it failed (``error``, an exception, or None). If any did, every rank raises the first failing
+    rank's error (as a GpubpError of the same message), so that no rank waits for one that left.
+    Returns None when every rank is ready."""
+    if comm is None or comm.size == 1:
+        if error is not None:
+            raise error
+        return
+    line = None if error is None else f"{type(error).__name__}: {error}"
+    every = comm.comm.allgather(line)
+    failed = [(r, e) for r, e in enumerate(every) if e is not None]
+    if not failed:
+        return
+    if error is not None:
+        raise error
+    rank, line = failed[0]
+    raise RankFailed(f"rank {rank} of {comm.size} failed: {line}")
 
 
 def abort_on_error(comm, error):

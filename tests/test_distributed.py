@@ -270,3 +270,84 @@ def test_nccl_without_a_gpu_is_a_device_error_on_every_rank_not_a_hang(tmp_path)
     assert "DeviceError: comm='nccl' needs a usable GPU" in run.stderr, run.stderr
     with pytest.raises(gpubp.errors.DeviceError, match="comm='nccl' needs a usable GPU"):
         gpubp.Network([2, 1], device="cpu").fit(np.ones((2, 4)), np.ones((1, 4)), comm="nccl")
+
+
+AGREE = """
+    import sys
+    import numpy as np
+    import gpubp
+    from gpubp import distributed
+    from mpi4py import MPI
+
+    comm = distributed.MPIComm()
+    case = sys.argv[1]
+    X = np.arange(12.0).reshape(3, 4)
+    if case == "data" and comm.rank == 1:
+        X[2, 3] += 1e-9                      # the same shape, other values
+    lr = -1 if case == "args" and comm.rank == 1 else 0.01
+    try:
+        distributed.agree(comm, "fit", lr=lr, data=distributed.digest(X))
+    except gpubp.GpubpError as e:
+        print(f"rank {comm.rank}: {type(e).__name__}: {e}", flush=True)
+        sys.exit(3)
+    print(f"rank {comm.rank}: agreed", flush=True)
+"""
+
+
+@pytest.mark.parametrize("case, words", [("same", None), ("data", "data: rank 0 has"),
+                                         ("args", "lr: rank 0 has 0.01, rank 1 has -1")])
+def test_ranks_agree_on_arguments_and_data_before_they_start(case, words, tmp_path):
+    """A rank given other data (same shape, one value off by 1e-9) or another argument: every
+    rank stops with the same message naming what differs and where; none waits."""
+    run = mpiexec(2, AGREE, tmp_path, case, timeout=60)
+    if words is None:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.count("agreed") == 2
+        return
+    assert run.returncode != 0
+    for rank in (0, 1):
+        assert f"rank {rank}: ConfigError: fit: the 2 ranks were given different" in run.stdout
+    assert words in run.stdout
+
+
+READY = """
+    import sys
+    from gpubp import distributed, errors
+
+    comm = distributed.MPIComm()
+    error = errors.DataError("no such file: y.csv") if comm.rank == int(sys.argv[1]) else None
+    try:
+        distributed.all_ready(comm, error)
+    except Exception as e:
+        print(f"rank {comm.rank}: {type(e).__name__}: {e}", flush=True)
+        sys.exit(4)
+    print(f"rank {comm.rank}: ready", flush=True)
+"""
+
+
+@pytest.mark.parametrize("failing", [0, 1, -1])
+def test_one_ranks_failure_before_the_work_ends_every_rank(failing, tmp_path):
+    """The collective readiness step: a rank that failed (say its data file is missing) stops
+    with its own error and every other rank stops with that rank's message, at once."""
+    t0 = time.monotonic()
+    run = mpiexec(2, READY, tmp_path, failing, timeout=60)
+    assert time.monotonic() - t0 < 30
+    if failing < 0:
+        assert run.returncode == 0 and run.stdout.count("ready") == 2, run.stderr
+        return
+    assert run.returncode != 0
+    assert f"rank {failing}: DataError: no such file: y.csv" in run.stdout
+    other = 1 - failing
+    assert (f"rank {other}: RankFailed: rank {failing} of 2 failed: DataError: no such file: "
+            f"y.csv") in run.stdout
+
+
+def test_digest_tells_values_shapes_and_dtypes_apart():
+    a = np.arange(6.0).reshape(2, 3)
+    assert distributed.digest(a) == distributed.digest(a.copy())
+    assert distributed.digest(a) != distributed.digest(a.reshape(3, 2))
+    assert distributed.digest(a) != distributed.digest(a.astype(np.float32))
+    b = a.copy()
+    b[1, 2] = np.nextafter(b[1, 2], 10)
+    assert distributed.digest(a) != distributed.digest(b)
+    assert distributed.digest(a, b) != distributed.digest(b, a)
