@@ -1,6 +1,7 @@
 """gradcheck: it passes on correct backprop, and it catches wrong backprop."""
 
 import numpy as np
+import pytest
 
 import gpubp
 from gpubp import activations, losses
@@ -84,3 +85,60 @@ def test_large_gradients_of_a_correct_network_pass(rng):
     _, g = net.gradients(X, Y)
     assert min(np.abs(v).max() for v in g.values()) > 1e2
     assert gpubp.gradcheck(net, X, Y).ok(1e-7)
+
+
+@pytest.mark.parametrize("z0", [1.5e-4, -1.5e-4])
+def test_a_kink_crossed_by_one_step_only_is_skipped(z0):
+    """A relu unit at Z = +-1.5 h: only the step of -2h (or +2h) carries it across 0. The entry
+    must be skipped and counted, whichever side the crossing is on (a check of one side only
+    would compare a difference across the kink with the one-sided derivative)."""
+    net = gpubp.Network([1, 1, 1], activation="relu", output="identity", loss="mse",
+                        dtype="float64", device="cpu", seed=0)
+    net.W[1], net.b[1], net.W[2] = [[1.0]], [[z0]], [[2.0]]
+    X, Y = np.array([[0.0]]), np.array([[1.0]])
+    report = gpubp.gradcheck(net, X, Y, h=1e-4)
+    assert report.kinks["b[1]"] == 1 and report.checked["b[1]"] == 0
+    assert report.ok()
+
+
+def test_the_error_is_relative_to_the_larger_of_the_two_gradients(monkeypatch, rng):
+    """Backprop planted at 3 times the true gradient: the error is |g - 3g| / |3g| = 2/3 (the
+    larger of the two is the scale), not 2 (the numerical one alone)."""
+    net = gpubp.Network([3, 4, 2], activation="tanh", dtype="float64", device="cpu", seed=0)
+    X, Y = _data(rng)
+    real = gpubp.graph.Graph.gradients
+
+    def tripled(self, X, Y):
+        cost, grads = real(self, X, Y)
+        for g in grads.values():
+            g *= 3
+        return cost, grads
+    monkeypatch.setattr(gpubp.graph.Graph, "gradients", tripled)
+    report = gpubp.gradcheck(net, X, Y)
+    for name in ("W[1]", "W[2]"):
+        assert report[name] == pytest.approx(2 / 3, rel=1e-6)
+
+
+def test_a_float64_network_is_checked_in_a_copy(rng):
+    """The check never runs in the network itself, even when it is already float64: its
+    parameters and its gradient buffer are as they were."""
+    net = gpubp.Network([3, 4, 2], activation="tanh", dtype="float64", device="cpu", seed=0)
+    X, Y = _data(rng)
+    net.gradients(*_data(np.random.default_rng(7)))   # the buffer holds other data's gradients
+    params, grads = net.params.flat.copy(), net.grads.flat.copy()
+    assert gpubp.gradcheck(net, X, Y).ok()
+    assert net.params.flat.tobytes() == params.tobytes()
+    assert net.grads.flat.tobytes() == grads.tobytes()
+
+
+def test_at_an_exact_minimum_the_check_passes():
+    """Targets equal to the outputs: cost 0 and every gradient exactly 0. The floor under the
+    scale is 1e-4 max(1, |cost|), so the error is finite and small (not 0/0)."""
+    net = gpubp.Network([2, 3, 2], activation="identity", output="identity", loss="half_sse",
+                        dtype="float64", device="cpu", seed=0)
+    X = np.random.default_rng(3).normal(size=(2, 5))
+    Y = net.forward(X)
+    cost, grads = net.gradients(X, Y)
+    assert cost == 0 and all(not g.any() for g in grads.values())
+    report = gpubp.gradcheck(net, X, Y)
+    assert np.isfinite(report.max_error) and report.ok()
