@@ -351,3 +351,72 @@ def test_digest_tells_values_shapes_and_dtypes_apart():
     b[1, 2] = np.nextafter(b[1, 2], 10)
     assert distributed.digest(a) != distributed.digest(b)
     assert distributed.digest(a, b) != distributed.digest(b, a)
+
+
+NONCANONICAL = """
+    import sys
+    import numpy as np
+    import gpubp
+    from mpi4py import MPI
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 61)), rng.uniform(size=(2, 61))
+    net = gpubp.Network([4, 6, 2], activation="tanh", output="sigmoid", loss="mse",
+                        dtype="float64", device="cpu", seed=2)
+    h = net.fit(X, Y, epochs=3, batch_size=16, optimizer="sgd", lr=0.5, comm="mpi")
+    if MPI.COMM_WORLD.rank == 0:
+        np.savez(sys.argv[1], params=np.array(net.params.flat), cost=h["cost"])
+"""
+
+
+def test_a_non_canonical_output_on_ranks_takes_the_step_of_one_process(tmp_path):
+    """sigmoid + mse goes through the chain rule, dZ[L] = dA[L] * chi'(Z[L]) with
+    dA[L] = 2 (A[L] - Y) / (n m): m is the GLOBAL batch size on every rank (batches of 16 over
+    3 ranks are shares of 5 and 6 examples)."""
+    run = mpiexec(3, NONCANONICAL, tmp_path, tmp_path / "out.npz")
+    assert run.returncode == 0, run.stderr
+    got = np.load(tmp_path / "out.npz")
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 61)), rng.uniform(size=(2, 61))
+    net = gpubp.Network([4, 6, 2], activation="tanh", output="sigmoid", loss="mse",
+                        dtype="float64", device="cpu", seed=2)
+    h = net.fit(X, Y, epochs=3, batch_size=16, optimizer="sgd", lr=0.5)
+    np.testing.assert_allclose(got["params"], net.params.flat, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got["cost"], h["cost"], rtol=1e-12)
+
+
+def test_a_stop_mid_epoch_on_ranks_resumes_on_ranks(tmp_path):
+    """Stopped after 2 of an epoch's 4 batches on 2 ranks, saved, loaded on every rank and
+    finished on 2 ranks: the epoch's cost counts the stopped part once (not once per rank)."""
+    script = """
+        import sys, numpy as np, gpubp
+        from mpi4py import MPI
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(5, 32)), np.eye(3)[:, rng.integers(0, 3, 32)]
+        if sys.argv[1] == "stop":
+            net = gpubp.Network([5, 4, 3], activation="tanh", output="softmax",
+                                loss="cross_entropy", dtype="float64", device="cpu", seed=1)
+            batches = iter(range(100))
+            net.fit(X, Y, epochs=2, batch_size=8, comm="mpi", stop=lambda: next(batches) == 1)
+            if MPI.COMM_WORLD.rank == 0:
+                net.save(sys.argv[2])
+        else:
+            net = gpubp.load(sys.argv[2])
+            net.fit(X, Y, epochs=2, batch_size=8, comm="mpi")
+            if MPI.COMM_WORLD.rank == 0:
+                np.savez(sys.argv[3], cost=net.training.history["cost"],
+                         params=np.array(net.params.flat))
+    """
+    ckpt, out = tmp_path / "stopped.npz", tmp_path / "out.npz"
+    run = mpiexec(2, script, tmp_path, "stop", ckpt)
+    assert run.returncode == 0, run.stderr
+    run = mpiexec(2, script, tmp_path, "resume", ckpt, out)
+    assert run.returncode == 0, run.stderr
+    got = np.load(out)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 32)), np.eye(3)[:, rng.integers(0, 3, 32)]
+    straight = gpubp.Network([5, 4, 3], activation="tanh", output="softmax",
+                             loss="cross_entropy", dtype="float64", device="cpu", seed=1)
+    h = straight.fit(X, Y, epochs=2, batch_size=8)
+    np.testing.assert_allclose(got["cost"], h["cost"], rtol=1e-12)
+    np.testing.assert_allclose(got["params"], straight.params.flat, rtol=1e-12, atol=1e-15)
