@@ -108,6 +108,7 @@ def steps_of(case):
 def gpubp_runner(case, device, dtype):
     import gpubp
     from gpubp import backend
+    from gpubp.errors import DeviceError
 
     if case.get("kind") == "rnn":
         n_x, n_h, n_y = case["sizes"]
@@ -133,6 +134,7 @@ def gpubp_runner(case, device, dtype):
 
 def floor_runner(case, device, dtype):
     from gpubp import backend
+    from gpubp.errors import DeviceError
 
     xp = backend.xp_for(device)
     sizes, m = case["sizes"], case["m"]
@@ -165,6 +167,7 @@ def floor_runner(case, device, dtype):
 def products_call(xp, products, steps):
     """A call running ``steps`` times every product ``(a, b, out)``: ``out = a b``."""
     from gpubp import backend
+    from gpubp.errors import DeviceError
 
     def call():
         for _ in range(steps):
@@ -496,7 +499,11 @@ def main(argv=None):
 
     sys.path.insert(0, ROOT)
     from gpubp import backend
-    device = backend.resolve(args.device)
+    from gpubp.errors import DeviceError
+    try:
+        device = backend.resolve(args.device)
+    except DeviceError as e:  # one line, no traceback
+        raise SystemExit(f"{__file__.rsplit('/', 1)[-1]}: {e}")
     set_threads = args.threads is not None
     threads = args.threads or int(os.environ.get("OPENBLAS_NUM_THREADS") or 0) or \
         (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())

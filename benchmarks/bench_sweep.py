@@ -115,8 +115,12 @@ def main(argv=None):
     p.add_argument("--png", help="write the plot here")
     args = p.parse_args(argv)
     from gpubp import backend, fused
+    from gpubp.errors import DeviceError
 
-    device = backend.resolve(args.device)
+    try:
+        device = backend.resolve(args.device)
+    except DeviceError as e:  # one line, no traceback
+        raise SystemExit(f"{__file__.rsplit('/', 1)[-1]}: {e}")
     batch_sizes = [int(x) for x in args.batch_sizes.split(",")]
     widths = [int(x) for x in args.widths.split(",")]
     target, calls = args.target, args.calls

@@ -56,6 +56,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=50)
     args = p.parse_args()
+    try:
+        backend.resolve("gpu")
+    except gpubp.DeviceError as e:  # a script for a GPU machine: one line, no traceback
+        raise SystemExit(f"parity_drift.py compares the GPU with the host and needs a GPU: {e}")
     print(backend.describe())
     worst = {}
     print(f"{'activation':<11} {'output':<11} {'loss':<14} {'f64 step 1':>11} {'f64 last':>11} "
