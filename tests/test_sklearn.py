@@ -613,3 +613,33 @@ def test_coefficients_assigned_before_fitting_start_partial_fit():
     bad.intercepts_ = [np.zeros(2), np.zeros(1)]
     with pytest.raises(ValueError, match="coefs_ assigned before fitting have shapes"):
         bad.partial_fit(X, y, classes=[0, 1])
+
+
+def test_the_lbfgs_objective_is_the_cost_and_its_gradient():
+    """What lbfgs hands to SciPy: scikit-learn's loss (with alpha) and its gradient, in arrays
+    that the next evaluation does not overwrite (SciPy keeps them)."""
+    from gpubp.sklearn.solvers import objective
+    X, y = _data("multiclass", m=30)
+    est = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=1, alpha=0.3,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    Y = np.eye(3)[y].T
+    f = objective(est.network_, X.T, Y, l2=0.3)
+    cost, grad = f(f.x0)
+    assert cost == pytest.approx(_sklearn_log_loss_with_penalty(est, X, y, 0.3), rel=1e-12)
+    kept = grad.copy()
+    h, num = 1e-6, np.empty_like(grad)
+    for i in range(grad.size):
+        e = np.zeros_like(grad)
+        e[i] = h
+        num[i] = (f(f.x0 + e)[0] - f(f.x0 - e)[0]) / (2 * h)
+    np.testing.assert_array_equal(grad, kept)
+    np.testing.assert_allclose(grad, num, atol=1e-8)
+
+
+def _sklearn_log_loss_with_penalty(est, X, y, alpha):
+    from sklearn.metrics import log_loss
+    W = sum(float((c ** 2).sum()) for c in est.coefs_)
+    return log_loss(y, est.predict_proba(X)) + alpha * W / (2 * len(y))

@@ -104,18 +104,13 @@ LBFGS_MESSAGE = ("lbfgs failed to converge after {n_iter} iteration(s) (status={
                  "{message}\n")
 
 
-def lbfgs(net, X_cols, Y_cols, l2, max_iter, max_fun, tol):
-    """Minimize ``net``'s cost (plus ``l2 / (2 m) sum ||W||^2``) on all of ``X_cols``
-    ``(n[0], m)``, ``Y_cols`` ``(n[L], m)`` with SciPy's L-BFGS-B over the flat parameter vector,
-    starting from the network's parameters and leaving the best ones in it.
-
-    Each function evaluation copies the vector into the network's flat buffer (on the device),
-    runs forward, cost and backward over the whole batch, and brings the flat gradient buffer
-    and the cost back to the host: one crossing each way. ``max_iter``, ``max_fun`` and ``tol``
-    are SciPy's ``maxiter``, ``maxfun`` and ``gtol``. Returns SciPy's OptimizeResult.
-    """
-    import scipy.optimize  # scikit-learn needs SciPy, so it is here whenever this module is
-
+def objective(net, X_cols, Y_cols, l2):
+    """``f(theta) -> (cost, gradient)`` over ``net``'s flat parameter vector (float64 on the
+    host, in the layout of ``net.params.flat``): the cost of all of ``X_cols`` ``(n[0], m)``,
+    ``Y_cols`` ``(n[L], m)`` plus ``l2 / (2 m) sum ||W||^2``, and its gradient. Each call copies
+    ``theta`` into the network's flat buffer (on the device), runs forward, cost and backward over
+    the whole batch, and brings the flat gradient buffer and the cost back: one crossing each
+    way. Also ``f.x0``: the network's current parameters as such a vector."""
     X = net.check_inputs(X_cols)
     m = next(iter(X.values())).shape[1]
     plan = net.plan(m)
@@ -123,15 +118,28 @@ def lbfgs(net, X_cols, Y_cols, l2, max_iter, max_fun, tol):
     flat, grad = net.params.flat, net.grads.flat
 
     def cost_and_gradient(theta):
-        flat[...] = backend.to_device(theta, net.xp)   # float64 -> the network's dtype
+        flat[...] = backend.to_device(np.asarray(theta), net.xp)  # float64 -> the network's dtype
         plan.forward()
         cost = plan.cost(l2)
         plan.backward(m, l2)
-        return float(backend.to_host(cost)), np.asarray(backend.to_host(grad), np.float64)
+        # a copy: on the CPU to_host gives the live buffer, which the next call overwrites
+        return float(backend.to_host(cost)), np.array(backend.to_host(grad), np.float64)
 
-    x0 = np.asarray(backend.to_host(flat), np.float64).copy()
+    cost_and_gradient.x0 = np.asarray(backend.to_host(flat), np.float64).copy()
+    return cost_and_gradient
+
+
+def lbfgs(net, X_cols, Y_cols, l2, max_iter, max_fun, tol):
+    """Minimize ``net``'s cost (plus ``l2 / (2 m) sum ||W||^2``) on all of ``X_cols``
+    ``(n[0], m)``, ``Y_cols`` ``(n[L], m)`` with SciPy's L-BFGS-B over the flat parameter vector
+    (:func:`objective`), starting from the network's parameters and leaving the result in it.
+    ``max_iter``, ``max_fun`` and ``tol`` are SciPy's ``maxiter``, ``maxfun`` and ``gtol``.
+    Returns SciPy's OptimizeResult."""
+    import scipy.optimize  # scikit-learn needs SciPy, so it is here whenever this module is
+
+    f = objective(net, X_cols, Y_cols, l2)
     result = scipy.optimize.minimize(
-        cost_and_gradient, x0, method="L-BFGS-B", jac=True,
+        f, f.x0, method="L-BFGS-B", jac=True,
         options={"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": float(tol)})
-    flat[...] = backend.to_device(result.x, net.xp)
+    net.params.flat[...] = backend.to_device(result.x, net.xp)
     return result
