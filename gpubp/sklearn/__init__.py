@@ -74,6 +74,8 @@ What differs
   with. After ``joblib.load`` the optimizer is re-bound to the network's flat buffer at the next
   fit.
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
+- With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
+  its (identical) data, to the same result.
 - No ``sample_weight``, no sparse ``X`` (densify first), no ``MLPRegressor(loss="poisson")``.
 - ``dtype``: None (default: follow ``X``), ``"float64"`` or ``"float32"`` (any NumPy spelling):
   ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails two estimator checks, which

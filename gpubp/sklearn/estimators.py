@@ -26,8 +26,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Binary: one sigmoid output with binary cross-entropy; multiclass: softmax with
     cross-entropy; multi-label (``y`` a 2-D 0/1 indicator): one sigmoid output per label. Labels
-    may be strings or integers. See the module docstring for the parameters (scikit-learn's,
-    plus ``dtype`` and ``device``) and for what differs from scikit-learn.
+    may be strings or integers. See the package docstring (:mod:`gpubp.sklearn`) for the
+    parameters (scikit-learn's, plus ``dtype``, ``device`` and ``comm``) and for what differs
+    from scikit-learn.
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -151,11 +152,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by gpubp: scikit-learn's ``MLPRegressor``.
 
-    Identity output, ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``. gpubp
-    minimizes ``mse + (2 alpha)/(2m) sum ||W||^2``, twice scikit-learn's loss: see the module
-    docstring for how the steps are kept equal to scikit-learn's and for the multi-output case.
+    Identity output, ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``, and
+    scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus
+    ``alpha / (2m) sum ||W||^2``): its ``loss_`` and, with several outputs, its steps. See the
+    package docstring (:mod:`gpubp.sklearn`).
     """
-
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
