@@ -11,7 +11,7 @@ scikit-learn, and go to gpubp as the view ``X.T`` (columns are examples there). 
 as NumPy arrays, from the GPU too.
 
 Modules: :mod:`.estimators` (the two classes), :mod:`.base` (what they share: fit, the
-coefficients), :mod:`.stochastic` (the epoch's bookkeeping and stopping rule), :mod:`.solvers`
+coefficients, lbfgs), :mod:`.stochastic` (the fit by mini-batches: sgd and adam), :mod:`.solvers`
 (scikit-learn's Adam, SGD, squared error and L-BFGS over gpubp's flat buffers),
 :mod:`.validation` (the parameters' checks).
 

@@ -5,9 +5,8 @@ differs."""
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -15,12 +14,9 @@ from .. import backend, distributed
 from ..errors import ConfigError, ShapeError
 from ..graph import as_dtype
 from ..network import Network
-from ..train import fit as fit_network
-from .solvers import LBFGS_MESSAGE, SklearnAdam, SklearnSGD, lbfgs
-from .stochastic import EpochEnd
+from .solvers import LBFGS_MESSAGE, lbfgs
+from .stochastic import STOCHASTIC, StochasticSolvers
 from .validation import ACTIVATIONS, check_params, hidden_sizes
-
-STOCHASTIC = ("sgd", "adam")
 
 
 def not_fitted(est, what):
@@ -30,7 +26,7 @@ def not_fitted(est, what):
         f"partial_fit or a warm_start=True fit to start from them")
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(StochasticSolvers, BaseEstimator):
     """The parameters, fit and forward pass of both estimators."""
 
     def __sklearn_is_fitted__(self):
@@ -192,18 +188,6 @@ class BaseMLP(BaseEstimator):
         if self.solver in STOCHASTIC:
             self._start_bookkeeping()
 
-    def _start_bookkeeping(self):
-        """The stochastic solvers' record: the loss curve and the stopping rule's counts."""
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        self._best_params = self.network_.params.flat.copy()
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            self.best_loss_ = None
-        else:
-            self.best_loss_ = np.inf
-            self.validation_scores_ = self.best_validation_score_ = None
-
     def _fit_lbfgs(self, X, Y):
         """scikit-learn's lbfgs: L-BFGS-B over the flat parameters, all of the data at once."""
         result = lbfgs(self.network_, X.T, np.ascontiguousarray(Y.T), l2=float(self.alpha),
@@ -219,74 +203,6 @@ class BaseMLP(BaseEstimator):
             warnings.warn(msg + "\nYou might also want to scale the data as shown in:\n"
                           "    https://scikit-learn.org/stable/modules/preprocessing.html",
                           ConvergenceWarning, stacklevel=3)
-
-    def _split(self, X, Y, rs, incremental):
-        """``(X, Y, Xv, yv)``: the early-stopping split (Xv on the device, columns; yv labels)."""
-        if self.early_stopping and incremental:
-            raise ConfigError("partial_fit does not support early_stopping=True")
-        if not self.early_stopping:
-            return X, Y, None, None
-        # stratified on the 0/1 indicator as booleans, so a class too small is named ['True']
-        stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
-        X, Xv, Y, yv = train_test_split(X, Y, random_state=rs,
-                                        test_size=self.validation_fraction, stratify=stratify)
-        if Xv.shape[0] < 2:
-            raise ConfigError("The validation set is too small. Increase "
-                              "'validation_fraction' or the size of your dataset.")
-        Xv = backend.to_device(Xv.T, self.network_.xp)  # (n[0], m_val): on the device once
-        return X, Y, Xv, self._validation_targets(yv)
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                          "going to be clipped")
-        return int(np.clip(self.batch_size, 1, n_samples))
-
-    def _fit_stochastic(self, X, Y, rs, new, incremental):
-        net = self.network_
-        if not hasattr(self, "loss_curve_"):  # a warm start after solver='lbfgs'
-            self._start_bookkeeping()
-        X, Y, Xv, yv = self._split(X, Y, rs, incremental)
-        batch_size = self._batch_size(X.shape[0])
-        # the shuffling's seed is drawn after the split, as scikit-learn draws its shuffles then
-        seed = int(rs.randint(np.iinfo(np.int32).max)) if new else None
-        opt = self._make_optimizer(net, incremental)
-        self.n_iter_ = 0
-        callback = EpochEnd(self, X.shape[0], Xv, yv, incremental)
-        try:  # X.T of the row-major X is example-major, as gpubp's fit gathers batches fastest
-            fit_network(net, X.T, np.ascontiguousarray(Y.T),
-                        epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-                        optimizer=opt, shuffle=self.shuffle, seed=seed, callback=callback,
-                        l2=float(self.alpha), comm=self.comm)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-            if net.training is not None:  # drop the unfinished epoch: the next fit starts afresh
-                net.training.discard_epoch()
-        if self.early_stopping:
-            net.params.flat[...] = self._best_params
-
-    def _make_optimizer(self, net, incremental):
-        """The network's own optimizer, continued with the current hyperparameters if it is of
-        this solver's kind (re-bound to the network's buffer after joblib.load); else a new one.
-        SGD's rate starts from ``learning_rate_init`` at each fit, and partial_fit goes on with
-        the rate that invscaling or adaptive has reached, as scikit-learn's optimizer does."""
-        old = net.training.optimizer if net.training is not None else None
-        if isinstance(old, (SklearnAdam, SklearnSGD)):
-            old.rebind(net.params)
-        if self.solver == "adam":
-            if isinstance(old, SklearnAdam):
-                old.lr = float(self.learning_rate_init)
-                old.beta1, old.beta2, old.eps = self.beta_1, self.beta_2, self.epsilon
-                return old
-            return SklearnAdam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
-        if isinstance(old, SklearnSGD):
-            if not incremental:
-                old.lr = float(self.learning_rate_init)
-            old.mu, old.nesterov = float(self.momentum), bool(self.nesterovs_momentum)
-            return old
-        return SklearnSGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
 
     # ---- prediction ----------------------------------------------------------------------------
 
