@@ -10,6 +10,11 @@
 #   in its private layout) call gpubp's public equivalent instead,
 #   gpubp.sklearn.solvers.objective(network, X.T, Y.T, l2=alpha), the very function that
 #   solver="lbfgs" hands to SciPy, over the network's flat parameter vector.
+# Private names left as they are, because gpubp's estimators answer to them: mlp._optimizer
+# (test_learning_rate_warmstart, test_adaptive_learning_rate: gpubp's public optimizer_ under
+# scikit-learn's name, with .learning_rate) and clf._no_improvement_count (test_n_iter_no_change*,
+# the stopping rule's count, kept under scikit-learn's name). test_fit's writes of _coef_grads,
+# _intercept_velocity and the like set attributes that gpubp does not read (harmless).
 #
 # scikit-learn is distributed under the BSD 3-Clause License; its notice, kept as the license
 # asks:
