@@ -86,8 +86,10 @@ What differs
   ``GPUBP_DEVICE`` (default auto).
 - ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
   calls ``fit`` with the same data; see :mod:`gpubp.distributed`).
-- ``est.network_.save(path)`` refuses these optimizers (a checkpoint holds no code); pickle the
-  estimator (``joblib.dump``), as for any scikit-learn estimator.
+- ``est.network_.save(path)`` refuses the networks of sgd and adam (their optimizers are this
+  package's, and a checkpoint holds no code) and every ``MLPRegressor``'s (its loss,
+  :class:`~.solvers.SklearnSquaredError`, is not one of gpubp's); pickle the estimator
+  (``joblib.dump``), as for any scikit-learn estimator.
 - Parameters are checked by plain checks (:mod:`.validation`) with scikit-learn's messages,
   not by scikit-learn's private ``_param_validation``.
 
