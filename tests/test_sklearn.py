@@ -31,7 +31,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @parametrize_with_checks(
     [MLPClassifier(max_iter=100), MLPRegressor(max_iter=100),
-     MLPClassifier(max_iter=100, dtype="float32"), MLPRegressor(max_iter=100, dtype="float32")],
+     MLPClassifier(max_iter=100, dtype="float32"), MLPRegressor(max_iter=100, dtype="float32"),
+     MLPClassifier(solver="lbfgs", max_iter=100), MLPRegressor(solver="lbfgs", max_iter=100)],
     expected_failed_checks=expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -140,18 +141,30 @@ def test_convergence_warning_at_max_iter():
         MLPClassifier((5,), max_iter=3, random_state=0).fit(X, y)
 
 
-def test_multioutput_regression_descends_the_mean_it_reports():
-    """scikit-learn's multi-output update is n_outputs times the gradient of the loss it reports;
-    ours is that gradient: with lr * n_outputs (alpha = 0) the steps are the same."""
+@pytest.mark.parametrize("solver, alpha", [("sgd", 0.0), ("sgd", 0.3), ("adam", 0.3)])
+def test_multioutput_regression_steps_as_scikit_learn(solver, alpha):
+    """scikit-learn's multi-output update is n_outputs times the gradient of the loss it reports
+    (its output delta is y_hat - y); ours takes the same steps and reports the same loss."""
     X, y = _data("multioutput")
     common = dict(hidden_layer_sizes=(6,), max_iter=10, random_state=1, shuffle=False,
-                  solver="sgd", momentum=0.0, alpha=0.0, batch_size=40)
-    ours = MLPRegressor(learning_rate_init=0.03 * 3, **common).fit(X, y)
-    theirs = sk_nn.MLPRegressor(learning_rate_init=0.03, **common).fit(X, y)
+                  solver=solver, momentum=0.0, alpha=alpha, batch_size=40,
+                  learning_rate_init=0.03)
+    ours = MLPRegressor(**common).fit(X, y)
+    theirs = sk_nn.MLPRegressor(**common).fit(X, y)
     _assert_same_fit(ours, theirs)
     assert ours.predict(X).shape == (120, 3) and ours.n_outputs_ == 3
-    same_lr = MLPRegressor(learning_rate_init=0.03, **common).fit(X, y)
-    assert not np.allclose(same_lr.coefs_[0], theirs.coefs_[0])
+
+
+def test_multioutput_regression_sgd_loss_after_30_epochs_as_scikit_learn():
+    """The issue's case: make_regression with 3 targets, 30 epochs of sgd (its defaults)."""
+    X, y = make_regression(200, 10, n_targets=3, noise=1.0, random_state=0)
+    y = StandardScaler().fit_transform(y)
+    common = dict(solver="sgd", max_iter=30, random_state=0, hidden_layer_sizes=(20,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressor(**common).fit(X, y)
+        theirs = sk_nn.MLPRegressor(**common).fit(X, y)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-7)
 
 
 # ---- one epoch by hand ---------------------------------------------------------------------------
@@ -260,7 +273,7 @@ def test_multioutput_regression():
     est = MLPRegressor(hidden_layer_sizes=(16,), max_iter=200, learning_rate_init=0.01,
                        random_state=0).fit(X, y)
     assert est.predict(X).shape == (120, 3) and est.n_outputs_ == 3
-    assert est.network_.loss.name == "mse" and est.out_activation_ == "identity"
+    assert est.network_.loss.name == "sklearn_squared_error" and est.out_activation_ == "identity"
     assert est.score(X, y) > 0.9
     one = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, y[:, 0])
     assert one.predict(X).shape == (120,)
@@ -274,16 +287,105 @@ def test_float32():
     assert est.coefs_[0].dtype == np.float32
 
 
-def test_refuses_lbfgs_poisson_and_a_bad_dtype():
+def test_refuses_poisson_and_a_bad_dtype_and_hides_partial_fit_for_lbfgs():
     X, y = _data("binary")
-    with pytest.raises(ValueError, match="solver='adam'.*solver='sgd'"):
-        MLPClassifier(solver="lbfgs").fit(X, y)
-    with pytest.raises(ValueError, match="solver='adam'.*solver='sgd'"):
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
         MLPClassifier(solver="lbfgs").partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         MLPRegressor(dtype="int32").fit(X, y)
+    with pytest.raises(ValueError, match="The 'alpha' parameter of MLPClassifier must be a float "
+                                         "in the range \\[0, inf\\). Got -1 instead."):
+        MLPClassifier(alpha=-1).fit(X, y)
+    with pytest.raises(TypeError, match="'solver' parameter of MLPRegressor must be a str among"):
+        MLPRegressor(solver=3).fit(X, y)
+
+
+# ---- lbfgs ----------------------------------------------------------------------------------------
+
+LBFGS = [
+    ("binary", dict()),
+    ("multiclass", dict(activation="tanh", alpha=0.1)),
+    ("multilabel", dict(activation="logistic")),
+    ("regression", dict(alpha=0.5)),
+    ("multioutput", dict(activation="relu", alpha=0.01)),
+]
+
+
+@pytest.mark.parametrize("kind, params", LBFGS, ids=lambda p: str(p))
+def test_lbfgs_same_fit_as_scikit_learn(kind, params):
+    """The same random_state (so the same initial coefficients), float64: L-BFGS-B takes the same
+    path, to the same loss_, n_iter_, coefficients and predictions."""
+    X, y = _data(kind)
+    common = dict(hidden_layer_sizes=(7, 5), max_iter=40, random_state=3, solver="lbfgs",
+                  **params)
+    regress = kind in ("regression", "multioutput")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = (MLPRegressor if regress else MLPClassifier)(**common).fit(X, y)
+        theirs = (sk_nn.MLPRegressor if regress else sk_nn.MLPClassifier)(**common).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    if regress:
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-6, atol=1e-9)
+    else:
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6)
+    assert not hasattr(ours, "loss_curve_") and not hasattr(theirs, "loss_curve_")
+
+
+def test_lbfgs_from_coefficients_assigned_before_fitting():
+    """coefs_ and intercepts_ assigned on unfitted estimators, then a warm-start lbfgs fit: the
+    same result as scikit-learn's from the same start (not from any random_state)."""
+    X, y = _data("multiclass")
+    rng = np.random.RandomState(7)
+    coefs = [rng.uniform(-0.5, 0.5, (6, 4)), rng.uniform(-0.5, 0.5, (4, 3))]
+    intercepts = [rng.uniform(-0.5, 0.5, 4), rng.uniform(-0.5, 0.5, 3)]
+    fits = []
+    for Estimator in (MLPClassifier, sk_nn.MLPClassifier):
+        est = Estimator(hidden_layer_sizes=(4,), solver="lbfgs", warm_start=True, max_iter=10,
+                        random_state=123 if Estimator is MLPClassifier else 456)
+        est.coefs_ = [c.copy() for c in coefs]
+        est.intercepts_ = [b.copy() for b in intercepts]
+        est.n_layers_, est.n_outputs_, est.out_activation_ = 3, 3, "softmax"  # sklearn needs them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(est.fit(X, y))
+    ours, theirs = fits
+    assert ours.n_iter_ == theirs.n_iter_ == 10
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_lbfgs_max_fun_max_iter_and_convergence_warning():
+    X, y = _data("multiclass")
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        est = MLPClassifier((20,), solver="lbfgs", max_fun=10, random_state=0).fit(X, y)
+    assert est.n_iter_ <= 10
+    with pytest.warns(ConvergenceWarning, match="max_iter=5"):
+        est = MLPClassifier((20,), solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    assert est.n_iter_ == 5
+    with warnings.catch_warnings():  # a loose tol converges: no warning
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = MLPClassifier((20,), solver="lbfgs", tol=1e-1, random_state=0).fit(X, y)
+    assert 0 < est.n_iter_ < 200
+
+
+def test_lbfgs_float32_stays_float32():
+    X, y = _data("regression")
+    est = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X.astype(np.float32), y)
+    assert est.coefs_[0].dtype == np.float32 and est.predict(X).dtype == np.float32
+    assert est.score(X, y) > 0.5
 
 
 def test_import_gpubp_does_not_import_sklearn():
@@ -371,8 +473,9 @@ def test_partial_fit_goes_on_with_the_rate_its_schedule_reached_as_scikit_learn(
     for _ in range(6):
         for est in (ours, theirs):
             est.partial_fit(X, y) if regress else est.partial_fit(X, y, classes=[0, 1, 2])
-    rate = ours.network_.training.optimizer.lr * ours._grad_scale  # gpubp's loss is sklearn's x s
+    rate = ours.optimizer_.learning_rate
     assert rate == pytest.approx(theirs._optimizer.learning_rate) and rate < 0.1 / 2
+    assert ours._optimizer.learning_rate == rate  # scikit-learn's name, read by its tests
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
@@ -432,3 +535,111 @@ def test_hidden_layer_sizes_must_be_integers(hidden):
     X, y = _data("binary")
     with pytest.raises(ValueError, match="hidden_layer_sizes must hold integers"):
         MLPClassifier(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)
+
+
+# ---- the issue's failures ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_joblib_round_trip_then_partial_fit_and_warm_start_go_on_alike(tmp_path, solver):
+    """joblib stores every array apart: the loaded optimizer is re-bound to the loaded network's
+    flat buffer, so partial_fit and a warm-start fit continue exactly as the original does."""
+    joblib = pytest.importorskip("joblib")
+    X, y = _data("regression")
+    est = MLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=5, random_state=0, shuffle=False,
+                       warm_start=True).fit(X, y)
+    joblib.dump(est, tmp_path / "est.joblib")
+    loaded = joblib.load(tmp_path / "est.joblib")
+    assert loaded.network_.params.flat is not est.network_.params.flat
+    for a in (est, loaded):
+        a.partial_fit(X, y)
+        a.fit(X, y)
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    np.testing.assert_array_equal(loaded.loss_curve_, est.loss_curve_)
+    assert loaded.optimizer_.params[0] is loaded.network_.params.flat
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_the_default_dtype_follows_X(Estimator, solver):
+    X, y = _data("multiclass")
+    for dtype in (np.float32, np.float64):
+        est = Estimator(hidden_layer_sizes=(5,), solver=solver, max_iter=5, random_state=0).fit(X.astype(dtype), y)
+        assert est.network_.dtype == dtype
+        assert all(c.dtype == dtype for c in est.coefs_ + est.intercepts_)
+        out = est.predict_proba(X.astype(dtype)) if Estimator is MLPClassifier else \
+            est.predict(X.astype(dtype))
+        assert out.dtype == dtype
+    est = Estimator(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X.astype(np.int64), y)
+    assert est.network_.dtype == np.float64
+
+
+def test_early_stopping_names_a_too_small_class_as_scikit_learn_does():
+    X, y = _data("binary", m=40)
+    y = y.astype(bool)
+    y[:] = False
+    y[0] = True  # one member of True: the stratified split cannot hold it in both parts
+    messages = []
+    for Estimator in (MLPClassifier, sk_nn.MLPClassifier):
+        with pytest.raises(ValueError) as e:
+            Estimator(early_stopping=True, max_iter=3).fit(X, y)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1] and "['True']" in messages[0]
+
+
+def test_coefficients_assigned_before_fitting_start_partial_fit():
+    """scikit-learn's test_fit: coefs_ = [0] * 2 on an unfitted estimator, then its items
+    assigned, then partial_fit starts from them (one sgd step by hand)."""
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    est = MLPClassifier(solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic",
+                        random_state=1, max_iter=1, hidden_layer_sizes=2, momentum=0)
+    with pytest.raises(AttributeError, match="not fitted.*assign coefs_ and intercepts_"):
+        est.coefs_
+    with pytest.raises(AttributeError, match="has no optimizer: solver='sgd' or 'adam' makes"):
+        est.optimizer_
+    est.coefs_ = [0] * 2
+    est.intercepts_ = [0] * 2
+    est.coefs_[0] = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]])
+    est.coefs_[1] = np.array([[0.1], [0.2]])
+    est.intercepts_[0] = np.array([0.1, 0.1])
+    est.intercepts_[1] = np.array([1.0])
+    est.partial_fit(X, y, classes=[0, 1])
+    np.testing.assert_allclose(est.coefs_[0], [[0.098, 0.195756], [0.2956664, 0.096008],
+                                               [0.4939998, -0.002244]], atol=1e-3)
+    np.testing.assert_allclose(est.coefs_[1], [[0.04706], [0.154089]], atol=1e-3)
+    np.testing.assert_allclose(est.intercepts_[1], [0.9235], atol=1e-3)
+    assert est.optimizer_.learning_rate == 0.1 and est.n_features_in_ == 3
+    bad = MLPClassifier(hidden_layer_sizes=3, solver="sgd")
+    bad.coefs_ = [np.zeros((3, 2)), np.zeros((2, 1))]
+    bad.intercepts_ = [np.zeros(2), np.zeros(1)]
+    with pytest.raises(ValueError, match="coefs_ assigned before fitting have shapes"):
+        bad.partial_fit(X, y, classes=[0, 1])
+
+
+def test_the_lbfgs_objective_is_the_cost_and_its_gradient():
+    """What lbfgs hands to SciPy: scikit-learn's loss (with alpha) and its gradient, in arrays
+    that the next evaluation does not overwrite (SciPy keeps them)."""
+    from gpubp.sklearn.solvers import objective
+    X, y = _data("multiclass", m=30)
+    est = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=1, alpha=0.3,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    Y = np.eye(3)[y].T
+    f = objective(est.network_, X.T, Y, l2=0.3)
+    cost, grad = f(f.x0)
+    assert cost == pytest.approx(_sklearn_log_loss_with_penalty(est, X, y, 0.3), rel=1e-12)
+    kept = grad.copy()
+    h, num = 1e-6, np.empty_like(grad)
+    for i in range(grad.size):
+        e = np.zeros_like(grad)
+        e[i] = h
+        num[i] = (f(f.x0 + e)[0] - f(f.x0 - e)[0]) / (2 * h)
+    np.testing.assert_array_equal(grad, kept)
+    np.testing.assert_allclose(grad, num, atol=1e-8)
+
+
+def _sklearn_log_loss_with_penalty(est, X, y, alpha):
+    from sklearn.metrics import log_loss
+    W = sum(float((c ** 2).sum()) for c in est.coefs_)
+    return log_loss(y, est.predict_proba(X)) + alpha * W / (2 * len(y))

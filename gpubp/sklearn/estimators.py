@@ -1,0 +1,237 @@
+"""The two estimators: :class:`MLPClassifier` and :class:`MLPRegressor` (see the package
+docstring)."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import validate_data
+
+from ..errors import ConfigError
+from .base import BaseMLP
+from .solvers import SklearnSquaredError
+from .validation import InvalidParameter
+
+
+def stochastic_solver(est):
+    """partial_fit's condition (scikit-learn's available_if): the solver is sgd or adam."""
+    return est._check_solver()
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier trained by gpubp: scikit-learn's ``MLPClassifier``.
+
+    Binary: one sigmoid output with binary cross-entropy; multiclass: softmax with
+    cross-entropy; multi-label (``y`` a 2-D 0/1 indicator): one sigmoid output per label. Labels
+    may be strings or integers. See the package docstring (:mod:`gpubp.sklearn`) for the
+    parameters (scikit-learn's, plus ``dtype``, ``device`` and ``comm``) and for what differs
+    from scikit-learn.
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, device=None, comm=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.device = device
+        self.comm = comm
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _output_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
+
+    def _loss(self):
+        return "cross_entropy" if self._label_binarizer.y_type_ == "multiclass" else "bce"
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # scikit-learn's table: a new fit (not warm, not incremental) defines classes_; a warm
+        # start needs the same classes; partial_fit needs classes among those of its first call
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ConfigError(f"warm_start can only be used where `y` has the same "
+                                     f"classes as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ConfigError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y)
+
+    def _validation_targets(self, yv):
+        return self._label_binarizer.inverse_transform(yv)
+
+    def _score_function(self, y, y_pred):
+        return accuracy_score(y, y_pred)
+
+    def fit(self, X, y):
+        """Fit the model to ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``
+        (or a 0/1 indicator ``(n_samples, n_labels)`` for multi-label)."""
+        return self._fit(X, y, incremental=False)
+
+    @available_if(stochastic_solver)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X``, ``y``, continuing the network (``classes``: all the labels,
+        required on the first call). Only for solver="sgd" and "adam"."""
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ConfigError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = unique_labels(classes)
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ConfigError(f"`classes={classes!r}` is not the same as on the last call to "
+                              f"partial_fit, was: {self.classes_!r}")
+        return self._fit(X, y, incremental=True)
+
+    def _outputs_to_predictions(self, y_pred):
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def predict(self, X):
+        """The predicted labels ``(n_samples,)`` (``(n_samples, n_labels)`` for multi-label)."""
+        return self._outputs_to_predictions(self._forward(X))
+
+    def predict_proba(self, X):
+        """Probabilities ``(n_samples, n_classes)``, classes in the order of ``classes_``."""
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            return np.ascontiguousarray(np.hstack([1 - y_pred, y_pred]))
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        p = self.predict_proba(X)
+        return np.log(p, out=p)
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor trained by gpubp: scikit-learn's ``MLPRegressor``.
+
+    Identity output, ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``, and
+    scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus
+    ``alpha / (2m) sum ||W||^2``): its ``loss_`` and, with several outputs, its steps. See the
+    package docstring (:mod:`gpubp.sklearn`).
+    """
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, device=None, comm=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.device = device
+        self.comm = comm
+
+    def _fit(self, X, y, incremental):
+        if self.loss == "poisson":
+            raise InvalidParameter("MLPRegressor(loss='poisson') is not available in gpubp "
+                                        "(no exponential output); use loss='squared_error'")
+        return super()._fit(X, y, incremental)
+
+    def _output_activation(self):
+        return "identity"
+
+    def _loss(self):
+        return SklearnSquaredError()
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _validation_targets(self, yv):
+        return yv
+
+    def _score_function(self, y, y_pred):
+        return r2_score(y, y_pred)
+
+    def fit(self, X, y):
+        """Fit the model to ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)`` or
+        ``(n_samples, n_outputs)``."""
+        return self._fit(X, y, incremental=False)
+
+    @available_if(stochastic_solver)
+    def partial_fit(self, X, y):
+        """One epoch over ``X``, ``y``, continuing the network. Only for solver="sgd" and
+        "adam"."""
+        return self._fit(X, y, incremental=True)
+
+    def _outputs_to_predictions(self, y_pred):
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def predict(self, X):
+        """The predicted values ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
+        return self._outputs_to_predictions(self._forward(X))
