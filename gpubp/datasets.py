@@ -9,8 +9,9 @@ strings or integers; or numbers for regression) and the task: ``"binary"``, ``"m
 ``"regression"``. Sources (:func:`load`):
 
 ``digits``, ``breast_cancer``, ``iris``, ``wine``
-    scikit-learn's bundled data sets (no download). ``breast_cancer`` is the binary case of the
-    notes (sigmoid + bce).
+    scikit-learn's bundled data sets (no download; read from its files by :mod:`gpubp.bundled`
+    without importing scikit-learn). ``breast_cancer`` is the binary case of the notes
+    (sigmoid + bce).
 ``synthetic-classification``, ``synthetic-regression``
     ``make_classification`` / ``make_regression`` with ``samples`` rows and ``features`` columns,
     seeded.
@@ -38,9 +39,10 @@ import os
 
 import numpy as np
 
+from . import bundled
 from .errors import DataError
 
-BUILTIN = ("digits", "breast_cancer", "iris", "wine")
+BUILTIN = bundled.NAMES
 SYNTHETIC = ("synthetic-classification", "synthetic-regression")
 SOURCES = BUILTIN + SYNTHETIC
 TASKS = ("binary", "multiclass", "regression")
@@ -125,19 +127,12 @@ def load(source="digits", target=None, samples=None, features=None, classes=None
 
 
 def _builtin(name):
-    try:
-        from sklearn import datasets
-    except ImportError:
-        raise DataError(f"the {name} data set comes with scikit-learn, which is not installed: "
-                        f"pip install 'gpubp[cli]'") from None
-    bunch = getattr(datasets, f"load_{name}")()
-    labels = [str(t) for t in bunch.target_names]
+    X, codes, labels, names = bundled.read(name)
     if name == "digits":
-        y = bunch.target.astype(np.int64)  # its class names are the digits themselves
+        y = codes  # its class names are the digits themselves
     else:
-        y = np.array([labels[t] for t in bunch.target], dtype=object)
-    names = [str(f) for f in bunch.feature_names]
-    ds = Dataset(np.asarray(bunch.data, dtype=np.float64), y, "", names, name=name)
+        y = np.array([labels[t] for t in codes], dtype=object)
+    ds = Dataset(X, y, "", names, name=name)
     ds.classes = _classes(y)
     ds.task = "binary" if len(ds.classes) == 2 else "multiclass"
     return ds

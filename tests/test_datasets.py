@@ -3,12 +3,17 @@ stratified seeded split; standardization with the training rows' statistics; err
 that name the file, the column or the row."""
 
 import csv
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from gpubp import datasets
+from gpubp import bundled, datasets
 from gpubp.errors import DataError, GpubpError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_csv(path, header, rows):
@@ -45,6 +50,39 @@ def test_bundled_sets_keep_their_class_names(name, shape, task, classes):
     ds = datasets.load(name)
     assert ds.X.shape == shape and ds.task == task and ds.classes == classes
     assert set(ds.y) == set(classes)
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "iris", "wine"])
+def test_bundled_sets_are_scikit_learns_arrays(name):
+    # gpubp reads scikit-learn's data files itself (importing scikit-learn is slow): the same data
+    sk = getattr(pytest.importorskip("sklearn.datasets"), f"load_{name}")()
+    ds = datasets.load(name)
+    assert ds.X.dtype == np.float64 and np.array_equal(ds.X, sk.data)
+    assert ds.feature_names == [str(f) for f in sk.feature_names]
+    labels = [t if name == "digits" else str(sk.target_names[t]) for t in sk.target]
+    assert list(ds.y) == labels
+    assert ds.classes == sorted(int(t) if name == "digits" else str(t) for t in sk.target_names)
+
+
+def test_the_bundled_sets_are_read_without_importing_scikit_learn():
+    code = ("import sys; from gpubp import datasets\n"
+            "for name in datasets.BUILTIN: datasets.load(name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT)).stdout
+    assert out.strip() == "[]"
+
+
+def test_bundled_sets_without_their_files_fall_back_to_scikit_learn(monkeypatch, tmp_path):
+    monkeypatch.setattr(bundled, "data_folder", lambda: str(tmp_path))  # no files there
+    pytest.importorskip("sklearn")
+    ds = datasets.load("iris")
+    assert ds.X.shape == (150, 4) and ds.classes == ["setosa", "versicolor", "virginica"]
+
+
+def test_bundled_sets_without_scikit_learn_say_what_to_install(monkeypatch):
+    monkeypatch.setattr(bundled, "data_folder", lambda: None)
+    data_error(r"comes with scikit-learn, which is not installed: pip install", "digits")
 
 
 def test_synthetic_sets_are_seeded_and_sized():
