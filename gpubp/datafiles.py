@@ -114,8 +114,8 @@ def _match(t, columns, target, option_names):
                         f"this order: {_listed(columns)}: give exactly those {n} columns, or "
                         f"name them in a first row")
     if missing and len(missing) == n > 1:
-        raise DataError(f"{t.path}: lacks all {n} columns that the model was trained on: "
-                        f"{_listed(columns)} (its columns are {_listed(t.names)})")
+        raise DataError(f"{t.path}: lacks the columns {_listed(columns)} that the model was "
+                        f"trained on (all {n} of them; its columns are {_listed(t.names)})")
     if missing:
         raise DataError(f"{t.path}: lacks the column{'s' if len(missing) > 1 else ''} "
                         f"{_listed(missing)} that the model was trained on (it takes {n}: "

@@ -16,8 +16,10 @@ strings or integers; or numbers for regression) and the task: ``"binary"``, ``"m
     ``make_classification`` / ``make_regression`` with ``samples`` rows and ``features`` columns,
     seeded.
 ``path.csv``
-    A header row of column names, then one example per row. ``target`` names the target column
-    (default: the last one); every other column is a numeric feature.
+    One example per line, the fields separated by commas, semicolons, tabs or spaces (sniffed, or
+    ``separator=``), under an optional header row of column names (detected, or ``header=``;
+    without one the columns are ``column 1``, ``column 2``, ...: :mod:`gpubp.table`). ``target``
+    names the target column (default: the last one); every other column is a numeric feature.
 ``path.npz``
     ``target`` names the array of targets (default ``y``); the features are the array ``X``, or
     the one other array.
@@ -27,7 +29,10 @@ The task of a file's target is read from its values: strings, or integers with a
 numbers are a regression target. ``task=`` overrides it.
 
 Every problem with the data is a :class:`~gpubp.errors.DataError` whose one-line message names
-the file, the column or row, and what was expected.
+the file, its own line and column (1-based, as an editor shows them), and what was expected: a
+column whose spread overflows float64 too, at load, before any training. Messages name the
+functions' parameters; ``option_names=`` gives a caller's own names for them (the command line's
+flags).
 """
 
 import dataclasses

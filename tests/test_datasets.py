@@ -465,6 +465,7 @@ def test_features_of_a_headerless_file_are_taken_in_the_models_order(tmp_path):
     X = datasets.features(str(train), ds.feature_names, target=ds.target)
     assert np.array_equal(X, ds.X)
     named = write_csv(tmp_path / "named.csv", ["b", "a"], [[2, 1]])
-    with pytest.raises(DataError, match=r"lacks all 2 columns that the model was trained on: "
-                                        r"'column 1', 'column 2' \(its columns are 'b', 'a'\)"):
+    with pytest.raises(DataError, match=r"lacks the columns 'column 1', 'column 2' that the model "
+                                        r"was trained on \(all 2 of them; its columns are 'b', "
+                                        r"'a'\)"):
         datasets.features(named, ds.feature_names)
