@@ -68,8 +68,10 @@ def read(path, target, columns=None, header=None, separator=None, option_names=N
             v = table.number(r[j])
             if v is None:
                 what = "empty (a missing value)" if not r[j] else repr(r[j])
+                hint = "" if columns is not None else \
+                    " (encode the column, drop it, or make it the target)"
                 raise DataError(f"{path}: {t.where(i, j)} is {what}; features must be finite "
-                                f"numbers (encode the column, drop it, or make it the target)")
+                                f"numbers{hint}")
             X[i, k] = v
 
     def locate(i, k):

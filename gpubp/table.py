@@ -77,7 +77,9 @@ def read(path, header=None, separator=None):
         with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not a text CSV file ({e.reason} at byte {e.start})") from None
+        line = e.object[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}: not a text CSV file in UTF-8 ({e.reason} on line {line}, byte "
+                        f"{e.start}); save it as UTF-8") from None
     if separator is None:
         separator = _sniff(path, text)
     rows, lines = _split(path, text, separator)

@@ -158,7 +158,8 @@ def test_csv_task_is_read_from_the_target(tmp_path):
 @pytest.mark.parametrize("content, target, match", [
     ("", None, "the file is empty"),
     ("\n\n  \n", None, "the file is empty"),
-    ("a,b,t\n1,x,0\n2,3,1\n", None, r"line 2, column 2 \('b'\) is 'x'; features must be finite"),
+    ("a,b,t\n1,x,0\n2,3,1\n", None, r"line 2, column 2 \('b'\) is 'x'; features must be finite "
+                                    r"numbers \(encode the column, drop it, or make it the target\)"),
     ("a,b,t\n1,2,0\n2,,1\n", None, r"line 3, column 2 \('b'\) is empty \(a missing value\)"),
     ("a,b,t\n1,nan,0\n2,3,1\n", None, r"line 2, column 2 \('b'\) is 'nan'"),
     ("a,b,t\n\n1,2,0\n\n2,x,1\n", None, r"line 5, column 2 \('b'\) is 'x'"),  # blank lines count
@@ -333,7 +334,8 @@ def test_features_errors(tmp_path):
     with pytest.raises(DataError, match="has column 'zz' that the model was not trained on"):
         datasets.features(path, ["a", "b"], target="t")
     path = write_csv(tmp_path / "s.csv", ["a", "b"], [[1, "x"]])
-    with pytest.raises(DataError, match=r"line 2, column 2 \('b'\) is 'x'; features must be"):
+    with pytest.raises(DataError, match=r"line 2, column 2 \('b'\) is 'x'; features must be "
+                                        r"finite numbers$"):  # no target to make of it
         datasets.features(path, ["a", "b"])
     path = write_csv(tmp_path / "h.csv", ["a", "b"], [])
     with pytest.raises(DataError, match="has no examples"):
@@ -412,6 +414,8 @@ def test_csv_separator_is_sniffed_or_told(tmp_path, content, separator):
     ("1,2,0.5\n2,3,1e200\n3,4,-1e200\n", {},
      r"the target 'column 3' is 1e\+200 in example 2: its spread"),
     # did you mean
+    (b"a,b,t\n1,2,0\n3,\xe9,1\n", {}, r"not a text CSV file in UTF-8 \(invalid continuation "
+                                     r"byte on line 3, byte 14\); save it as UTF-8"),
     ("", {"source": "digit"}, r"unknown data 'digit': did you mean digits\? give a .csv"),
     ("", {"source": "synthetic-clasification"},
      r"did you mean synthetic-classification\?"),
@@ -424,7 +428,10 @@ def test_csv_separator_is_sniffed_or_told(tmp_path, content, separator):
 ])
 def test_csv_data_errors(tmp_path, content, kwargs, match):
     path = tmp_path / "d.csv"
-    path.write_text(content)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     source = kwargs.pop("source", str(path))
     message = data_error(match, source, **kwargs)
     assert "--" not in message or "option_names" in kwargs
