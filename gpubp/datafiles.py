@@ -2,7 +2,7 @@
 
 :func:`read` gives ``(X, feature names, targets, target name, locate)``, where ``locate(i, j)``
 names row ``i``, feature ``j`` as the file has it (``line 7, column 3 ('b')`` in a CSV,
-``X[6, 2]`` in an .npz), so that any later check (a column whose spread overflows, say) can name
+``X[6, 2]`` in an .npz; ``j = None``: the target), so that any later check (a column whose spread overflows, say) can name
 the file's own place. :func:`read` with ``columns`` reads the features of new data for a trained
 model. Every problem is a :class:`~gpubp.errors.DataError` naming the file, its line and column.
 
@@ -75,7 +75,7 @@ def read(path, target, columns=None, header=None, separator=None, option_names=N
             X[i, k] = v
 
     def locate(i, k):
-        return t.where(i, js[k])
+        return t.where(i, js[k] if k is not None else t.names.index(target))
 
     if columns is not None:
         return X, names, None, target, locate
@@ -181,11 +181,11 @@ def _read_npz(path, target, columns, option_names):
     else:
         raise DataError(f"{path}: the targets {target!r} are {y.dtype}; they must be numbers or "
                         f"strings")
-    return X, [f"x{i}" for i in range(X.shape[1])], y, target, _npz_locate(key)
+    return X, [f"x{i}" for i in range(X.shape[1])], y, target, _npz_locate(key, target)
 
 
-def _npz_locate(key):
-    return lambda i, j: f"{key}[{i}, {j}]"
+def _npz_locate(key, target=None):
+    return lambda i, j: f"{key}[{i}, {j}]" if j is not None else f"{target}[{i}]"
 
 
 def _npz_arrays(path):

@@ -162,10 +162,9 @@ def _check_spread(ds, locate):
             ok = np.isfinite(ds.y.mean()) and np.isfinite(ds.y.std())
         if not ok:
             i = int(np.argmax(np.abs(ds.y)))
-            raise DataError(f"{ds.name}: the target {ds.target!r} is {ds.y[i]:.6g} in example "
-                            f"{i + 1}: its spread (standard deviation) "
-                            f"overflows float64, as it does beyond about 1e150; rescale it "
-                            f"(other units) before training")
+            raise DataError(f"{ds.name}: {locate(i, None)}, the target, is {ds.y[i]:.6g}: its "
+                            f"spread (standard deviation) overflows float64, as it does beyond "
+                            f"about 1e150; rescale it (other units) before training")
 
 
 def _builtin(name):

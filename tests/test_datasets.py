@@ -412,7 +412,7 @@ def test_csv_separator_is_sniffed_or_told(tmp_path, content, separator):
     ("a,b,t\n1,1e308,0\n2,1.7e308,1\n3,1e308,0\n", {},
      r"line 3, column 2 \('b'\) is 1.7e\+308: the spread"),
     ("1,2,0.5\n2,3,1e200\n3,4,-1e200\n", {},
-     r"the target 'column 3' is 1e\+200 in example 2: its spread"),
+     r"line 2, column 3, the target, is 1e\+200: its spread"),
     # did you mean
     (b"a,b,t\n1,2,0\n3,\xe9,1\n", {}, r"not a text CSV file in UTF-8 \(invalid continuation "
                                      r"byte on line 3, byte 14\); save it as UTF-8"),
@@ -441,6 +441,8 @@ def test_npz_spread_overflow_names_the_array_entry(tmp_path):
     X = np.array([[1.0, 1e300], [2.0, -1e300], [3.0, 0.0]])
     np.savez(tmp_path / "a.npz", X=X, y=np.array([0, 1, 0]))
     data_error(r"X\[0, 1\] is 1e\+300: the spread", str(tmp_path / "a.npz"))
+    np.savez(tmp_path / "b.npz", X=X[:, :1], y=np.array([0.5, 1e300, -1e300]))
+    data_error(r"y\[1\], the target, is 1e\+300: its spread", str(tmp_path / "b.npz"))
 
 
 def test_standardizer_refuses_an_overflowing_spread():
