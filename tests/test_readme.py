@@ -125,6 +125,22 @@ def test_readme_block_runs_and_prints_what_is_shown(line, code, expected):
     assert problem is None, f"README.md line {line}: {problem}\nprinted:\n{out}"
 
 
+def test_the_error_that_teaches_is_the_one_raised():
+    # "Errors that teach" shows a session with the 2-3-2 network of "The Python API"
+    text = README.read_text(encoding="utf-8")
+    shown = re.search(r"```\n>>> (net\.forward\(.*\))\n(\w+): (.*?)```", text, re.S)
+    assert shown, "README.md: the '>>> net.forward' example is gone"
+    call, kind, message = shown.groups()
+    code = ("import numpy as np, gpubp\n"
+            "net = gpubp.Network([2, 3, 2], activation='sigmoid', output='sigmoid', "
+            "loss='half_sse', dtype='float64', device='cpu', seed=0)\n"
+            f"try:\n    {call}\nexcept gpubp.GpubpError as e:\n"
+            "    print(type(e).__name__ + ': ' + str(e))\n")
+    rc, out, err = run_block(code)
+    assert rc == 0, err
+    assert out.split() == f"{kind}: {message}".split()
+
+
 @pytest.mark.parametrize("expected, actual, same", [
     ("cost 0.754 -> 0.0006", "cost 0.754 -> 0.0006", True),
     ("cost 0.754 -> 0.0006", "cost 0.7542 -> 0.00061", True),      # the README rounds
