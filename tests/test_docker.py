@@ -211,3 +211,6 @@ def test_the_cpu_image_builds_and_its_suite_passes_inside():
     assert len(summary) == 1, out[-6000:]
     assert int(re.search(r"(\d+) passed", summary[0]).group(1)) >= 1000
     assert not re.search(r"\d+ (failed|errors?)\b", summary[0]), summary[0]
+    # what was built and how long it took (shown by pytest -rP)
+    print(*(line for line in r.stderr.splitlines() if line.startswith("build.sh: ")), sep="\n")
+    print(summary[0])
