@@ -163,6 +163,8 @@ debian_base_image() {  # makes (once) localhost/gpubp-debian-base:SUITE[-cudaN];
         out=$("$engine" import --change 'CMD ["/bin/bash"]' "$tmp/base.tar" "$plain" 2>&1) \
             || { rm -rf "$tmp"; cannot "$engine could not import the base that mmdebstrap made: $out"; }
         rm -rf "$tmp"
+    else
+        say "$1; base: $plain (made earlier from Debian's packages by build.sh)"
     fi
     if [ "$image" != "$plain" ]; then
         # What nvidia/cuda's -base images set, so that the NVIDIA Container Toolkit mounts the

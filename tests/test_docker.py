@@ -77,6 +77,7 @@ case "$1" in
     --version) echo "{name} version 0.0-fake" ;;
     info) {info} ;;
     image) [ "$2" = inspect ] && {{ [ "$3" = --format ] && echo 123000000 && exit 0; \
+           case " ${{FAKE_IMAGES:-}} " in *" $3 "*) exit 0 ;; esac; \
            grep -q "^{name} import .* $3\$" "$FAKE_LOG" || exit 1; }} ;;
     pull) {pull} ;;
     create) echo fakecontainer ;;
@@ -115,13 +116,13 @@ def fake_bin(tmp_path, docker_daemon=False):
     return bin_
 
 
-def run_build(tmp_path, *args, docker_daemon=False):
+def run_build(tmp_path, *args, docker_daemon=False, images=""):
     bin_ = fake_bin(tmp_path, docker_daemon)
     log, tmp = tmp_path / "log", tmp_path / "tmp"
     tmp.mkdir()
     unset = ("CONTAINERS_CONF", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update(PATH=f"{bin_}:{env['PATH']}", FAKE_LOG=str(log), TMPDIR=str(tmp))
+    env.update(PATH=f"{bin_}:{env['PATH']}", FAKE_LOG=str(log), TMPDIR=str(tmp), FAKE_IMAGES=images)
     r = subprocess.run(["bash", str(BUILD), *args], capture_output=True, text=True, env=env,
                        timeout=60)
     calls = log.read_text().splitlines() if log.exists() else []
@@ -160,7 +161,8 @@ def test_a_cuda_image_on_a_debian_base_gets_what_the_nvidia_toolkit_reads(tmp_pa
     r, calls, _ = run_build(tmp_path, "--cuda", "13", "--debian-base",
                             "--mirror", "http://mirror.example/debian", "--suite", "bookworm")
     assert r.returncode == 0, r.stderr
-    assert "base from Debian's packages as asked (--debian-base)" in r.stderr
+    said = [line for line in r.stderr.splitlines() if "as asked (--debian-base)" in line]
+    assert len(said) == 1 and "building the base from Debian's packages with mmdebstrap" in said[0]
     assert not any(c.startswith("podman pull") for c in calls)
     commit = next(c for c in calls if c.startswith("podman commit "))
     for env in ("NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
@@ -170,6 +172,20 @@ def test_a_cuda_image_on_a_debian_base_gets_what_the_nvidia_toolkit_reads(tmp_pa
     build = next(c for c in calls if c.startswith("podman build "))
     assert "CUDA_EXTRA=cuda13" in build and " -t gpubp:cuda13 " in build
     assert (tmp_path / "log.ca").read_text() == ""  # no CA bundle asked for or in the environment
+
+
+def test_a_debian_base_made_earlier_is_reused_and_the_reason_still_said(tmp_path):
+    r, calls, _ = run_build(tmp_path, "--suite", "bookworm",
+                            images="localhost/gpubp-debian-base:bookworm")
+    assert r.returncode == 0, r.stderr
+    assert not any(c.startswith("mmdebstrap") or " import " in c for c in calls)
+    said = [line for line in r.stderr.splitlines() if "no registry reachable" in line]
+    assert len(said) == 1 and said[0].endswith(
+        "; base: localhost/gpubp-debian-base:bookworm (made earlier from Debian's packages by "
+        "build.sh)")
+    assert next(c for c in calls if c.startswith("podman commit ")).endswith(
+        "fakecontainer localhost/gpubp-debian-base:bookworm-cuda12")
+    assert any(c.startswith("podman build ") and " -t gpubp:cuda12 " in c for c in calls)
 
 
 def test_a_docker_daemon_that_answers_is_used_and_bad_options_are_refused(tmp_path):
