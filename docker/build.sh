@@ -18,6 +18,7 @@
 #                       proxy); default $PIP_CERT, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE if set
 #   --engine docker|podman   which engine; default docker if its daemon answers, else podman
 #   --test              after the build, run the image's test command on the CPU
+#   --rm                with --test: remove the image afterwards (a build that only checks)
 #   --check             only say which engine would build and exit (0: usable, 3: not)
 #
 # Exit status: 0 built (and tested); 1 the build or the test failed; 2 bad options;
@@ -31,7 +32,7 @@ say() { echo "build.sh: $*" >&2; }
 cannot() { say "$*"; exit 3; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-cuda=12 tag="" base="" debian_base=0 suite="" mirror="" ca="" engine="" run_test=0 check=0
+cuda=12 tag="" base="" debian_base=0 suite="" mirror="" ca="" engine="" run_test=0 rm=0 check=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --cuda) cuda=${2:-}; shift ;;
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
         --ca-bundle) ca=${2:-}; shift ;;
         --engine) engine=${2:-}; shift ;;
         --test) run_test=1 ;;
+        --rm) rm=1 ;;
         --check) check=1 ;;
         -h|--help) usage ;;
         *) say "unknown option '$1'"; usage ;;
@@ -227,6 +229,9 @@ say "built $tag in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB"
 if [ "$run_test" = 1 ]; then
     say "running the image's test command on the CPU: $engine run --rm $tag bash docker/selftest.sh --cpu"
     start=$(date +%s)
-    "$engine" run --rm "$tag" bash docker/selftest.sh --cpu || { say "the suite failed in $tag"; exit 1; }
+    passed=1
+    "$engine" run --rm "$tag" bash docker/selftest.sh --cpu || passed=0
+    if [ "$rm" = 1 ]; then "$engine" rmi "$tag" >/dev/null && say "removed $tag (--rm)"; fi
+    [ "$passed" = 1 ] || { say "the suite failed in $tag"; exit 1; }
     say "the suite passed in $tag in $(( $(date +%s) - start )) s"
 fi

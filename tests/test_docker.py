@@ -175,7 +175,7 @@ def test_a_cuda_image_on_a_debian_base_gets_what_the_nvidia_toolkit_reads(tmp_pa
 
 
 def test_a_debian_base_made_earlier_is_reused_and_the_reason_still_said(tmp_path):
-    r, calls, _ = run_build(tmp_path, "--suite", "bookworm",
+    r, calls, _ = run_build(tmp_path, "--suite", "bookworm", "--test", "--rm",
                             images="localhost/gpubp-debian-base:bookworm")
     assert r.returncode == 0, r.stderr
     assert not any(c.startswith("mmdebstrap") or " import " in c for c in calls)
@@ -186,6 +186,10 @@ def test_a_debian_base_made_earlier_is_reused_and_the_reason_still_said(tmp_path
     assert next(c for c in calls if c.startswith("podman commit ")).endswith(
         "fakecontainer localhost/gpubp-debian-base:bookworm-cuda12")
     assert any(c.startswith("podman build ") and " -t gpubp:cuda12 " in c for c in calls)
+    # --test --rm: the image's test command on the CPU, then the image removed
+    assert calls[-2:] == ["podman run --rm gpubp:cuda12 bash docker/selftest.sh --cpu",
+                          "podman rmi gpubp:cuda12"]
+    assert "build.sh: removed gpubp:cuda12 (--rm)" in r.stderr
 
 
 def test_a_docker_daemon_that_answers_is_used_and_bad_options_are_refused(tmp_path):
@@ -214,11 +218,14 @@ def test_no_engine_at_all_is_exit_3_with_what_to_install(tmp_path):
 
 def test_the_cpu_image_builds_and_its_suite_passes_inside():
     """docker/build.sh --cpu --test: the whole build, then the image's test command (the suite
-    on the CPU) in a container. Skips where no engine can build (build.sh exits 3)."""
+    on the CPU) in a container, then the image removed. Skips where no engine can build
+    (build.sh exits 3). About 4-6 minutes on a 2-core machine, 1 minute of it the Debian base
+    the first time."""
     if os.environ.get("GPUBP_SKIP_IMAGE_BUILD"):
         pytest.skip("GPUBP_SKIP_IMAGE_BUILD is set")
-    r = subprocess.run(["bash", str(BUILD), "--cpu", "--tag", "localhost/gpubp-test:cpu",
-                        "--test"], capture_output=True, text=True, timeout=1500)
+    tag = f"localhost/gpubp-test:cpu-{os.getpid()}"  # its own: two runs at once do not mix
+    r = subprocess.run(["bash", str(BUILD), "--cpu", "--tag", tag, "--test", "--rm"],
+                       capture_output=True, text=True, timeout=1500)
     out = r.stdout + r.stderr
     if r.returncode == 3:
         pytest.skip("no container engine can build here: " + r.stderr.strip().splitlines()[-1])
@@ -227,6 +234,7 @@ def test_the_cpu_image_builds_and_its_suite_passes_inside():
     assert len(summary) == 1, out[-6000:]
     assert int(re.search(r"(\d+) passed", summary[0]).group(1)) >= 1000
     assert not re.search(r"\d+ (failed|errors?)\b", summary[0]), summary[0]
+    assert f"build.sh: removed {tag} (--rm)" in r.stderr
     # what was built and how long it took (shown by pytest -rP)
     print(*(line for line in r.stderr.splitlines() if line.startswith("build.sh: ")), sep="\n")
     print(summary[0])
