@@ -63,11 +63,12 @@ class Plan:
         self.buffers = {name: LayerBuffers(xp, layer.n, m, dtype, train)
                         for name, layer in graph.layers.items()}
         self.ones = xp.ones((m, 1), dtype) if train else None  # (m, 1): the 1^T of db = dZ 1^T
-        # what the cost writes in: an output's dZ (free between forward and backward) and more
-        # (n, m) buffers where the loss needs them (none in a forward-only plan: it allocates)
-        self._cost_scratch = {o.name: (self.buffers[o.name].dZ,) + tuple(
-            xp.empty((o.n, m), dtype) for _ in range(graph.loss.scratches - 1))
-            for o in graph.outputs} if train else {}
+        # what the cost writes in: (n, m) buffers of its own (an output's dZ, free between forward
+        # and backward, is not: cost() after backward() would overwrite the dZ[L] that
+        # contributions() read); none in a forward-only plan (the cost allocates)
+        self._cost_scratch = {o.name: tuple(xp.empty((o.n, m), dtype)
+                                            for _ in range(graph.loss.scratches))
+                              for o in graph.outputs} if train else {}
         uses = graph.uses()
         # NumPy adds a product to a gradient through scratch; cuBLAS accumulates in place
         self._grad_scratch = {name: xp.empty(graph.param_nodes[name].shape, dtype)
