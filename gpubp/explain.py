@@ -158,36 +158,6 @@ def _shapes(model, m):
     return shapes
 
 
-def _chi(name, Z, alpha=None):
-    if name == "identity":
-        return Z
-    if name == "sigmoid":
-        return 1 / (1 + np.exp(-Z))
-    if name == "tanh":
-        return np.tanh(Z)
-    if name == "relu":
-        return np.maximum(Z, 0)
-    if name == "leaky_relu":
-        return np.where(Z > 0, Z, alpha * Z)
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))  # softmax, column by column
-    return E / E.sum(axis=0, keepdims=True)
-
-
-def _dchi(name, A, dA, alpha=None):
-    """``dZ = dA * chi'(Z)`` with chi' read from A, written out in NumPy."""
-    if name == "identity":
-        return dA
-    if name == "sigmoid":
-        return dA * A * (1 - A)
-    if name == "tanh":
-        return dA * (1 - A ** 2)
-    if name == "relu":
-        return dA * (A > 0)
-    if name == "leaky_relu":
-        return dA * np.where(A > 0, 1.0, alpha)
-    return A * (dA - (dA * A).sum(axis=0, keepdims=True))  # softmax's Jacobian, per column
-
-
 def _value(v, s):
     return v[s.name].T if s.T else v[s.name]
 
@@ -196,19 +166,18 @@ def _evaluate(eq, v, model, m):
     """NumPy's value of the right side of ``eq`` from the values ``v`` of its symbols."""
     syms = [t for t in eq.rhs if isinstance(t, Sym)]
     layer = eq.layer
-    alpha = getattr(layer.activation, "alpha", None) if layer is not None else None
     if eq.kind == "sum":
         out = sum(_value(v, syms[i]) @ _value(v, syms[i + 1]) for i in range(0, 2 * len(layer.terms), 2))
         return out + v[syms[-1].name] if layer.bias is not None else out
     if eq.kind == "act":
-        return _chi(layer.activation.name, v[syms[0].name], alpha)
+        return layer.activation.reference_forward(v[syms[0].name])  # its printed formula
     if eq.kind in ("delta", "dA_loss"):
         c = model.loss.constant(layer.n)
         return c * (v[syms[0].name] - v[syms[1].name]) / m
     if eq.kind == "dA":
         return sum(_value(v, syms[i]) @ v[syms[i + 1].name] for i in range(0, len(syms), 2))
     if eq.kind == "dZ":
-        return _dchi(layer.activation.name, v[layer.symbol], v[syms[0].name], alpha)
+        return layer.activation.reference_backward(v[layer.symbol], v[syms[0].name])
     if eq.kind in ("dW", "db"):
         return _value(v, syms[0]) @ _value(v, syms[1])
     return sum(v[s.name] for s in syms)  # parts

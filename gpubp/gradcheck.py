@@ -14,8 +14,9 @@ worst entry, relative to the largest entry of that gradient. (An entry-by-entry 
 on entries that are zero up to rounding.) The rounding of the cost itself puts a noise floor of
 about ``1.5 eps |cost| / h ~ 3e-12 |cost|`` under every numerical derivative; so that this noise
 stays below 1e-7 relative, gradients smaller than ``floor = 1e-4 max(1, |cost|)`` are measured
-against the floor instead (a deep network of one-unit sigmoid layers has such gradients). Entries whose perturbation moves a relu or leaky_relu unit across
-its kink at 0, where the derivative jumps, are skipped and counted.
+against the floor instead (a deep network of one-unit sigmoid layers has such gradients). Entries
+whose perturbation moves a unit of an activation with a ``kink`` (relu, leaky_relu) across it at
+0, where the derivative jumps, are skipped and counted.
 """
 
 import numpy as np
@@ -74,8 +75,7 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0, progress=None):
     m = next(iter(Xc.values())).shape[1]
     Yc = net64.check_targets(Y, m)
     _, grads = net64.gradients(Xc, Yc)
-    kinked = [name for name, layer in net64.layers.items()
-              if layer.activation.name in ("relu", "leaky_relu")]
+    kinked = [name for name, layer in net64.layers.items() if layer.activation.kink]
     plan = net64.plan(m)
     plan.stage(Xc, Yc)
 

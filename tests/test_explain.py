@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpubp
-from gpubp import kernels, picture
+from gpubp import activations, picture
 from gpubp.errors import ConfigError, NameNotFound, ShapeError
 from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, seed_000_graph
 
@@ -47,7 +47,7 @@ def test_fused_delta_and_relu_derivative():
     text = str(gpubp.explain(net((2, 3, 1), "relu", "sigmoid", "bce"), m=4))
     assert "dZ[2] (1, 4) = (A[2] (1, 4) - Y (1, 4)) / m" in text
     assert "bce with its canonical output sigmoid: the fused delta" in text
-    assert "relu'(Z[1]) = 1 where A[1] > 0, else 0" in text
+    assert "relu'(Z[1]) = where(A[1] > 0, 1, 0)" in text
     assert "mse" not in text
 
 
@@ -79,9 +79,9 @@ def test_check_agrees_with_numpy_and_finite_differences(act, out, loss):
 
 def test_check_catches_a_wrong_derivative(monkeypatch):
     # the kernel the plan runs, planted: A, not A (1 - A)
-    monkeypatch.setattr(kernels.sigmoid_grad, "twin",
-                        lambda A, dA, dZ, scratch=None: np.multiply(dA, A, out=dZ))
-    monkeypatch.setattr(kernels.sigmoid_grad, "_fused", None)
+    kernel = activations.Sigmoid.backward_kernel
+    monkeypatch.setattr(kernel, "twin", lambda A, dA, dZ, scratch=None: np.multiply(dA, A, out=dZ))
+    monkeypatch.setattr(kernel, "fused", lambda *args: None)
     d = gpubp.explain(net((2, 3, 1), "sigmoid", "sigmoid", "bce"), m=5, check=True)
     bad = [s for s in d.steps if s.error is not None and s.error > 1e-3]
     assert "dZ[1] = dA[1] * sigmoid'(Z[1])" in [str(s.equation) for s in bad]

@@ -15,7 +15,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from gpubp import kernels
+from gpubp import activations, kernels
 from conftest import requires_gpu
 
 CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
@@ -134,7 +134,7 @@ def test_the_harness_can_fail(host_lib, rng):
 def test_sigmoid_is_accurate_where_it_saturates():
     z = np.array([-708.0, -700, -40, -20, 0, 20, 40, 700], np.float64)
     a = np.empty_like(z)
-    kernels.sigmoid(z, a)
+    activations.Sigmoid.forward_kernel(z, a)
     exact = np.array([np.exp(x) / (1 + np.exp(x)) if x < 0 else 1 / (1 + np.exp(-x)) for x in z])
     np.testing.assert_allclose(a, exact, rtol=1e-15)
 
@@ -142,9 +142,9 @@ def test_sigmoid_is_accurate_where_it_saturates():
 def test_relu_derivative_at_zero_is_zero_and_leaky_is_alpha():
     a = np.array([[0.0, 1.0, -0.5]])
     g = np.empty_like(a)
-    kernels.relu_grad(a, np.ones_like(a), g)
+    activations.ReLU.backward_kernel(a, np.ones_like(a), g)
     assert g.tolist() == [[0.0, 1.0, 0.0]]
-    kernels.leaky_relu_grad(a, np.ones_like(a), 0.1, g)
+    activations.LeakyReLU.backward_kernel(a, np.ones_like(a), 0.1, g)
     assert g.tolist() == [[0.1, 1.0, 0.1]]
 
 
