@@ -246,13 +246,10 @@ def _check(model, steps, m, seed):
         engine[layer.z], engine[layer.symbol], engine[layer.dz] = lt.Z, lt.A, lt.dZ
     for name, g in t.grads.items():
         engine["d" + name] = g
+    keys = net.plan(m).contribution_keys()  # each use's key, in the order of graph.uses()
     for eq in net.backward_equations():  # the parts of shared parameters
-        if eq.kind in ("dW", "db") and "|" in eq.result.name:
-            parts = t.contributions[eq.param]  # named by the layer, or "layer: W A" (Plan's)
-            source = [x for x in eq.rhs if isinstance(x, Sym)][1].name
-            for key in (eq.layer.name, f"{eq.layer.name}: {eq.param} {source}"):
-                if key in parts:
-                    engine[eq.result.name] = parts[key]
+        if eq.kind in ("dW", "db") and len(keys[eq.param]) > 1:
+            engine[eq.result.name] = t.contributions[eq.param][keys[eq.param][eq.use]]
     v = {node.symbol: X[name] for name, node in net.inputs.items()}
     v.update({name: backend.to_host(p) for name, p in net.params.items()})
     v.update({target_symbol(net, o): Y[o.name] for o in net.outputs})

@@ -149,3 +149,40 @@ def test_picture_leaves_the_callers_matplotlib_backend_alone(tmp_path):
     before = matplotlib.get_backend()
     picture.draw(seed_000_graph(), tmp_path / "x.svg")
     assert matplotlib.get_backend() == before
+
+
+def test_a_term_used_twice_in_one_layer_has_two_parts_both_checked():
+    """Wx @ X1 + Wx @ X1: two parts with two symbols, each checked against the plan's own term
+    (its key read from the plan), and their sum against finite differences."""
+    g = gpubp.Graph(device="cpu", seed=0)
+    X1 = g.input("X1", 2)
+    Wx, V = g.weight("Wx", (3, 2)), g.weight("V", (1, 3))
+    g.output(g.layer("Y", V @ g.layer("H", Wx @ X1 + Wx @ X1, activation="tanh")), loss="half_sse")
+    d = gpubp.explain(g, m=4, check=True)
+    parts = [s for s in d.steps if s.equation.kind == "dW" and s.equation.param == "Wx"]
+    assert [str(s.equation.result) for s in parts] == ["dWx|H:X1(1)", "dWx|H:X1(2)"]
+    assert all(s.error is not None and s.error < 1e-12 for s in parts)
+    total = next(s for s in d.steps if s.equation.kind == "parts")
+    assert str(total.equation) == "dWx = dWx|H:X1(1) + dWx|H:X1(2)"
+    assert total.error < 1e-12 and total.fd_error < 1e-7
+
+
+def test_the_parts_are_checked_against_the_plans_terms(monkeypatch):
+    """A plan whose second term is planted wrong: the check of that part (and only it) fails."""
+    from gpubp import plan as plan_module
+    contributions = plan_module.Plan.contributions
+
+    def planted(self):
+        out = contributions(self)
+        key = self.contribution_keys()["W"][1]
+        out["W"][key] = out["W"][key] * 2
+        return out
+
+    monkeypatch.setattr(plan_module.Plan, "contributions", planted)
+    g = gpubp.Graph(device="cpu", seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    W, V = g.weight("W", (3, 2)), g.weight("V", (1, 3))
+    g.output(g.layer("Y", V @ g.layer("H", W @ X1 + W @ X2, activation="tanh")), loss="half_sse")
+    d = gpubp.explain(g, m=4, check=True)
+    errors = {str(s.equation.result): s.error for s in d.steps if s.equation.kind == "dW"}
+    assert errors["dW|H:X1"] < 1e-12 and errors["dW|H:X2"] > 0.5
