@@ -7,15 +7,18 @@ learner reads is what the engine runs::
 
     forward, each layer:        Z = sum_k W_k A_k (+ b)         A = chi(Z)
     backward, last layer first: dZ = c (A - Y) / m               (canonical output and loss)
-                                dA = c (A - Y) / m, dZ = dA * chi'(Z)     (any other output)
+                                dA = dCost/dA, dZ = dA * chi'(Z)          (any other output)
                                 dA = sum over consumers of W^T dZ        (hidden layers)
                                 dZ = dA * chi'(Z)
                                 dW = dZ A^T, db = dZ 1^T          (one part per use of a shared W)
                                 dW = dW|L1 + dW|L2 + ...          (the sum of its parts)
 
-This module reads layers and graphs through their public attributes only; it imports nothing
-of gpubp's.
+The output's lines are the loss's own formulas (``delta_text``, ``dA_text``) and chi' the
+activation's (``derivative_text``). This module reads layers, graphs, losses and activations
+through their public attributes only; it imports nothing of gpubp's.
 """
+
+import re
 
 
 class Sym:
@@ -92,14 +95,11 @@ def part_symbol(name, layer):
     return f"d{name}|{layer.name}"
 
 
-def _coef(c):
-    return "" if c == 1 else f"{c:g}"
-
-
 def part_symbols(name, uses):
     """The symbol of each use's part of ``d<name>``, in the order of ``uses``
-    (``graph.uses()[name]``): ``dWx`` for a parameter used once; ``dWx|H2`` for the use in layer H2; ``dW|H:X1`` where
-    a layer uses it in several terms; ``dW|H:X(1)``, ``dW|H:X(2)`` where a term repeats."""
+    (``graph.uses()[name]``): ``dWx`` for a parameter used once; ``dWx|H2`` for the use in
+    layer H2; ``dW|H:X1`` where a layer uses it in several terms; ``dW|H:X(1)``, ``dW|H:X(2)``
+    where a term repeats."""
     if len(uses) == 1:
         return [grad_symbol(name)]
     syms = []
@@ -117,17 +117,29 @@ def part_symbols(name, uses):
     return syms
 
 
+def _formula_tokens(text, symbols):
+    """``text`` (a rendered formula) as equation tokens: each name in ``symbols`` a :class:`Sym`."""
+    tokens = []
+    for piece in re.split(r"\b([A-Za-z_][A-Za-z_0-9]*)\b", text):
+        if piece in symbols:
+            tokens.append(Sym(symbols[piece]))
+        else:
+            tokens += piece.split()  # "2 (" is a number and a parenthesis, not a function
+    return tokens
+
+
 def _output_equations(graph, layer, fused):
-    """``dZ = c (A - Y) / m`` (the fused delta), or ``dA = dCost/dA`` and ``dZ = dA * chi'(Z)``."""
+    """The loss's fused delta ``dZ = c (A - Y) / m``, or ``dA = dCost/dA`` and
+    ``dZ = dA * chi'(Z)``: the loss's own formulas (``delta_text``, ``dA_text``)."""
     act, loss = layer.activation, graph.loss
-    c = loss.constant(layer.n)
-    Y = target_symbol(graph, layer)
-    rhs = ([_coef(c)] if c != 1 else []) + ["(", Sym(layer.symbol), "-", Sym(Y), ")", "/ m"]
+    symbols = {"A": layer.symbol, "Y": target_symbol(graph, layer)}
     if fused:
+        rhs = _formula_tokens(loss.delta_text(layer.n), symbols)
         return [Equation("delta", Sym(layer.dz), rhs, layer,
                          note=f"{loss.name} with its canonical output {act.name}: the fused delta")]
-    dA = dA_symbol(layer)
-    return [Equation("dA_loss", Sym(dA), rhs, layer, note=f"dCost/d{layer.symbol} of {loss.name}"),
+    rhs = _formula_tokens(loss.dA_text(layer.n), symbols)
+    return [Equation("dA_loss", Sym(dA_symbol(layer)), rhs, layer,
+                     note=f"dCost/d{layer.symbol} of {loss.name}"),
             _dz_equation(layer)]
 
 

@@ -171,9 +171,10 @@ def _evaluate(eq, v, model, m):
         return out + v[syms[-1].name] if layer.bias is not None else out
     if eq.kind == "act":
         return layer.activation.reference_forward(v[syms[0].name])  # its printed formula
-    if eq.kind in ("delta", "dA_loss"):
-        c = model.loss.constant(layer.n)
-        return c * (v[syms[0].name] - v[syms[1].name]) / m
+    if eq.kind == "delta":  # the loss's printed formulas, with A and Y
+        return model.loss.reference_delta(v[layer.symbol], v[target_symbol(model, layer)], m)
+    if eq.kind == "dA_loss":
+        return model.loss.reference_dA(v[layer.symbol], v[target_symbol(model, layer)], m)
     if eq.kind == "dA":
         return sum(_value(v, syms[i]) @ v[syms[i + 1].name] for i in range(0, len(syms), 2))
     if eq.kind == "dZ":
@@ -191,12 +192,7 @@ def _random_data(model, m, rng):
     X = {name: rng.normal(size=(node.n, m)) for name, node in model.inputs.items()}
     Y = {}
     for o in model.outputs:
-        if model.loss.name == "cross_entropy":
-            Y[o.name] = np.eye(o.n)[:, rng.integers(0, o.n, m)]
-        elif model.loss.name == "bce":
-            Y[o.name] = rng.integers(0, 2, (o.n, m)).astype(float)
-        else:
-            Y[o.name] = rng.normal(size=(o.n, m))
+        Y[o.name] = model.loss.sample_targets(rng, o.n, m)
     return X, Y
 
 
