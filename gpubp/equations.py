@@ -118,13 +118,16 @@ def part_symbols(name, uses):
 
 
 def _formula_tokens(text, symbols):
-    """``text`` (a rendered formula) as equation tokens: each name in ``symbols`` a :class:`Sym`."""
+    """``text`` (a rendered formula) as equation tokens, word by word: each name in ``symbols`` a
+    :class:`Sym`, the rest text (``"2"``, ``"("``, ``"tanh("``)."""
+    names = re.compile(r"\b(" + "|".join(map(re.escape, symbols)) + r")\b")
     tokens = []
-    for piece in re.split(r"\b([A-Za-z_][A-Za-z_0-9]*)\b", text):
-        if piece in symbols:
-            tokens.append(Sym(symbols[piece]))
-        else:
-            tokens += piece.split()  # "2 (" is a number and a parenthesis, not a function
+    for word in text.split():
+        for piece in names.split(word):
+            if piece in symbols:
+                tokens.append(Sym(symbols[piece]))
+            elif piece:
+                tokens.append(piece)
     return tokens
 
 
