@@ -14,7 +14,7 @@ import numpy as np
 
 #: what a formula may call: NumPy's elementwise functions, and column sums and maxima
 NAMES = {
-    "exp": np.exp, "log": np.log, "log1p": np.log1p, "tanh": np.tanh, "sqrt": np.sqrt,
+    "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "tanh": np.tanh, "sqrt": np.sqrt,
     "abs": np.abs, "where": np.where, "maximum": np.maximum, "minimum": np.minimum,
     "sum_i": lambda x: np.sum(x, axis=0, keepdims=True),   # over the rows i of each column
     "max_i": lambda x: np.max(x, axis=0, keepdims=True),

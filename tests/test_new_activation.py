@@ -1,6 +1,7 @@
 """A new activation in one declaration, here in the test file, works everywhere.
 
-softplus(z) = log(1 + exp(z)), softplus'(z) = sigmoid(z) = 1 - exp(-A): declared below as a
+softplus(z) = log(1 + exp(z)), softplus'(z) = sigmoid(z) = 1 - exp(-A) (computed as -expm1(-A),
+which keeps its precision where A is small): declared below as a
 subclass of :class:`gpubp.activations.Activation` with its formulas and its kernels (CUDA source,
 NumPy twin, and a numba loop for the backward step), then registered with
 :func:`gpubp.activations.register`. Nothing else in gpubp is told about it, and it then trains,
@@ -19,12 +20,12 @@ from conftest import requires_gpu
 
 class Softplus(activations.Activation):
     """``softplus(z) = log(1 + exp(z))`` (written ``max(z, 0) + log1p(exp(-|z|))``, which never
-    overflows), ``softplus'(z) = sigmoid(z) = 1 - exp(-A)``."""
+    overflows), ``softplus'(z) = sigmoid(z) = 1 - exp(-A) = -expm1(-A)``."""
 
     name = "softplus"
     range = (0.0, float("inf"))
     formula = "maximum(Z, 0) + log1p(exp(-abs(Z)))"
-    derivative_formula = "1 - exp(-A)"
+    derivative_formula = "-expm1(-A)"
 
     @kernels.declare("test_softplus", "T z", "T a",
                      "a = (z > 0 ? z : (T)0) + log1p(exp(-fabs(z)))")
@@ -37,28 +38,26 @@ class Softplus(activations.Activation):
         np.maximum(z, 0, out=a)
         a += t
 
-    @kernels.declare("test_softplus_grad", "T a, T gA", "T gZ", "gZ = gA * (1 - exp(-a))")
+    @kernels.declare("test_softplus_grad", "T a, T gA", "T gZ", "gZ = gA * (-expm1(-a))")
     def backward_kernel(a, gA, gZ, scratch=None):
         t = kernels.apart(gZ, a, gA, scratch=scratch)
         np.negative(a, out=t)
-        np.exp(t, out=t)
-        np.subtract(1, t, out=t)
+        np.expm1(t, out=t)
+        np.negative(t, out=t)
         np.multiply(gA, t, out=gZ)
 
-    @backward_kernel.loop(passes=True)  # NumPy's exp (its bits), then one loop for the rest
+    @backward_kernel.loop(passes=True)  # NumPy's expm1 (its bits), then one loop for the rest
     def backward_loop(a, gA, gZ):
         t = kernels.apart(gZ, a, gA)
         np.negative(a, out=t)
-        np.exp(t, out=t)
-        _times_one_minus(t, gA.reshape(-1), gZ.reshape(-1))
+        np.expm1(t, out=t)
+        _times_minus(t.reshape(-1), gA.reshape(-1), gZ.reshape(-1))
 
 
 @kernels.Loop
-def _times_one_minus(t, gA, gZ):
-    one = gZ.dtype.type(1)
-    t = t.reshape(-1)
+def _times_minus(t, gA, gZ):
     for i in range(gZ.size):
-        gZ[i] = gA[i] * (one - t[i])
+        gZ[i] = gA[i] * (-t[i])
 
 
 @pytest.fixture
@@ -116,7 +115,7 @@ def test_explain_prints_and_checks_its_formulas(softplus):
     d = gpubp.explain(_net(), m=5, check=True)
     text = str(d)
     assert "A[1] (6, 5) = softplus(Z[1] (6, 5))" in text
-    assert "softplus'(Z[1]) = 1 - exp(-A[1])" in text
+    assert "softplus'(Z[1]) = -expm1(-A[1])" in text
     errors = [s.error for s in d.steps if s.error is not None]
     fd = [s.fd_error for s in d.steps if s.fd_error is not None]
     assert len(errors) >= 8 and max(errors) < 1e-12 and max(fd) < 1e-7
