@@ -472,7 +472,7 @@ class Softmax(Activation):
         A /= A.sum(axis=0, keepdims=True, out=row)
 
     def bind(self, step, *buffers, scratch=None):
-        if step == "forward" and scratch is not None:  # the same passes, three calls in place of five
+        if step == "forward" and scratch is not None:  # the same passes, in three calls, not five
             Z, A = buffers
             fused = kernels.fused_passes(Z)
             if fused is not None and fused.takes_columns(Z, A, scratch):
