@@ -417,3 +417,24 @@ def test_register_takes_a_name_once(monkeypatch):
     assert activations.register(activations.ReLU) is activations.ReLU  # again: nothing changes
     with pytest.raises(ConfigError, match="takes an Activation subclass"):
         activations.register(object)
+
+
+# ---- the printed formulas are what the kernels compute ------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_the_formulas_explain_prints_are_what_the_kernels_compute(name, rng):
+    act = activations.get(name)
+    Z = _z(rng, n=4, m=9)
+    A = np.empty_like(Z)
+    act.forward(Z, A, np.empty_like(Z))
+    np.testing.assert_allclose(act.reference_forward(Z), A, rtol=1e-14, atol=1e-300)
+    dA, dZ = rng.normal(size=Z.shape), np.empty_like(Z)
+    act.backward(A, dA, dZ)
+    np.testing.assert_allclose(act.reference_backward(A, dA), dZ, rtol=1e-14, atol=1e-300)
+    assert act.derivative_text("A[1]")  # it renders
+
+
+def test_derivative_text_renders_the_formula_with_the_symbol_and_constants():
+    assert activations.get("sigmoid").derivative_text("A[1]") == "A[1] (1 - A[1])"
+    assert activations.get("tanh").derivative_text("H") == "1 - H^2"
+    assert LeakyReLU(0.2).derivative_text("A[2]") == "where(A[2] > 0, 1, 0.2)"
