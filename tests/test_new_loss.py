@@ -154,3 +154,20 @@ def test_register_takes_a_name_once(monkeypatch):
                                         ("cross_entropy", 5, 1.0)])
 def test_the_fused_constant_comes_from_the_printed_delta(name, n, c):
     assert losses.LOSSES[name]().constant(n) == c
+
+
+@pytest.mark.parametrize("name", sorted(losses.LOSSES))
+def test_the_printed_formulas_are_what_the_loss_computes(name, rng):
+    loss_cls = losses.LOSSES[name]
+    out = gpubp.activations.get(loss_cls.canonical)
+    loss = losses.get(name, out)
+    n, m = 3, 7
+    A = rng.uniform(0.05, 0.95, (n, m))
+    Y = loss.sample_targets(rng, n, m)
+    dZ = np.empty_like(A)
+    loss.output_delta(out, A, Y, 40, dZ)
+    np.testing.assert_allclose(loss.reference_delta(A, Y, 40), dZ, rtol=1e-14)
+    if loss.dA_formula is not None:
+        dA = np.empty_like(A)
+        loss.dA(A, Y, 40, dA, np.empty_like(A))
+        np.testing.assert_allclose(loss.reference_dA(A, Y, 40), dA, rtol=1e-14)
