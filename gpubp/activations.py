@@ -2,7 +2,8 @@
 
 A declaration is a subclass of :class:`Activation` with
 
-``name``, ``range``, ``hidden_ok``, ``kink``  what it is called, where it maps, where it may go
+``name``, ``range``, ``hidden_ok``, ``kink``, ``init``  what it is called, where it maps, where it
+                                 may go, whether chi' jumps at 0, the weights' initialization
 ``formula``                      chi(Z) as an expression in ``Z`` (:mod:`gpubp.formulas`)
 ``derivative_formula``           chi'(Z) as an expression in the output ``A``: the backward
                                  pass reads chi' from ``A``, so it needs no stored ``Z``
@@ -13,23 +14,20 @@ A declaration is a subclass of :class:`Activation` with
 ``bias_kernel``                  ``A = chi(Z + b)`` in one pass (optional: else add, then chi)
 ``backward_kernel``              ``dZ = dA * chi'(Z)`` with chi' written in terms of ``A``
 
-and :func:`register` makes it known by name: to :func:`get`, to :func:`from_spec` (so
-checkpoints load it), to ``Network(activation="name")`` and to the command line. Explain prints
-``formula`` and ``derivative_formula`` and checks the engine against them; gradcheck skips the
-entries that cross a ``kink``. ``tests/test_new_activation.py`` declares softplus this way.
+and :func:`register` makes it known by name (to :func:`get`, :func:`from_spec` and so to
+checkpoints, ``Network(activation="name")``). Explain prints and checks the formulas; gradcheck
+skips entries that cross a ``kink``. ``tests/test_new_activation.py`` declares softplus so.
 
-Every activation works on whole ``(n[l], m)`` arrays and writes into buffers it is given:
-``forward(Z, A)``, ``forward_bias(Z, b, A, scratch)``, ``backward(A, dA, dZ)``; ``bind(step,
-*buffers, scratch=None)`` returns one of these steps on fixed buffers as a function of no
-arguments, resolved once: a plan binds its buffers when it is built. An output may be the very
-array of an input (``backward(A, dA, dA)``): the kernels read their inputs first.
+The steps ``forward(Z, A)``, ``forward_bias(Z, b, A, scratch)``, ``backward(A, dA, dZ)`` work on
+whole ``(n[l], m)`` buffers they are given (an output may be an input: the kernels read their
+inputs first); ``bind(step, *buffers)`` returns one as a function of no arguments, resolved once.
 """
 
 import functools
 
 import numpy as np
 
-from . import formulas, kernels
+from . import formulas, kernels, registry
 from .backend import xp_of
 from .errors import ConfigError, unknown_name
 
@@ -43,6 +41,8 @@ class Activation:
     hidden_ok = True
     #: chi' jumps at Z = 0: finite differences across it are skipped (gradcheck)
     kink = False
+    #: the initialization its weights want: "glorot" (uniform) or "he" (normal, for relu's kind)
+    init = "glorot"
     #: the activation's constants, attributes of the object, by name
     parameters = ()
     formula = None
@@ -124,16 +124,7 @@ ACTIVATIONS = {}
 def register(cls):
     """Make the declaration ``cls`` (an :class:`Activation` subclass) known by its name; usable
     as a class decorator. A name is taken once; registering the same class again does nothing."""
-    if not (isinstance(cls, type) and issubclass(cls, Activation)):
-        raise ConfigError(f"register takes an Activation subclass; got {cls!r}")
-    if not isinstance(cls.name, str) or not cls.name.isidentifier():
-        raise ConfigError(f"an activation's name must be an identifier; {cls.__name__} has "
-                          f"name={cls.name!r}")
-    if ACTIVATIONS.get(cls.name, cls) is not cls:
-        raise ConfigError(f"activation name {cls.name!r} is taken by "
-                          f"{ACTIVATIONS[cls.name].__name__}")
-    ACTIVATIONS[cls.name] = cls
-    return cls
+    return registry.add(ACTIVATIONS, cls, Activation, "activation")
 
 
 def get(name_or_activation):
@@ -338,6 +329,7 @@ class ReLU(Activation):
     name = "relu"
     range = (0.0, float("inf"))
     kink = True
+    init = "he"
     formula = "maximum(Z, 0)"
     derivative_formula = "where(A > 0, 1, 0)"
 
@@ -386,6 +378,7 @@ class LeakyReLU(Activation):
 
     name = "leaky_relu"
     kink = True
+    init = "he"
     parameters = ("alpha",)
     formula = "where(Z > 0, Z, alpha * Z)"
     derivative_formula = "where(A > 0, 1, alpha)"

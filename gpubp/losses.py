@@ -17,7 +17,7 @@ or ``A``, and once the output saturates in float32 the gradient is lost (softmax
 
 import numpy as np
 
-from . import formulas, kernels
+from . import formulas, kernels, registry
 from .backend import to_host, xp_of
 from .errors import ConfigError, DataError, unknown_name
 
@@ -263,15 +263,7 @@ LOSSES = {}
 def register(cls):
     """Make the declaration ``cls`` (a :class:`Loss` subclass) known by its name; usable as a
     class decorator. A name is taken once; registering the same class again does nothing."""
-    if not (isinstance(cls, type) and issubclass(cls, Loss)):
-        raise ConfigError(f"register takes a Loss subclass; got {cls!r}")
-    if not isinstance(cls.name, str) or not cls.name.isidentifier():
-        raise ConfigError(f"a loss's name must be an identifier; {cls.__name__} has "
-                          f"name={cls.name!r}")
-    if LOSSES.get(cls.name, cls) is not cls:
-        raise ConfigError(f"loss name {cls.name!r} is taken by {LOSSES[cls.name].__name__}")
-    LOSSES[cls.name] = cls
-    return cls
+    return registry.add(LOSSES, cls, Loss, "loss")
 
 
 for _cls in (MSE, SSE, HalfSSE, BCE, CrossEntropy):
