@@ -1,11 +1,19 @@
-"""Losses: name -> object with the cost, its derivative dCost/dA[L] and the fused output delta.
+"""Losses: one declaration each, with the cost, its derivative dCost/dA[L], the fused output delta
+and the formulas explain prints.
+
+A declaration is a subclass of :class:`Loss`: ``name``, ``canonical`` (the output of its fused
+pair), ``delta_formula`` and ``dA_formula`` (expressions in ``A``, ``Y``, ``n`` = n[L] and ``m``,
+:mod:`gpubp.formulas`), :meth:`Loss.value` and :meth:`Loss.dA` (the arrays), and
+:meth:`Loss.check_targets` / :meth:`Loss.sample_targets`; :func:`register` makes it known by
+name (to :func:`get`, :func:`from_spec` and so to checkpoints). ``tests/test_new_loss.py``
+declares log_cosh so.
 
 The cost is always the mean over the m examples (columns) of a per-example loss, so every
 derivative carries the ``1/m``: ``dW[l] = dZ[l] A[l-1]^T`` is then the gradient of the cost.
 
 Each loss has one canonical output activation (``canonical``). For that pair the output delta
 skips ``dA[L]``: ``dZ[L] = c (A[L] - Y) / m`` (seed 004, eq. 18), with the loss's constant
-``c = constant(n[L])``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
+``c = constant(n[L])`` read from ``delta_formula``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
 and ``cross_entropy``.
 
 The squared-error losses meet any other output activation through the chain rule,
@@ -139,7 +147,8 @@ class SSE(_SquaredError):
 
 
 class HalfSSE(_SquaredError):
-    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003), half of ``sse``.
+    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003), half of
+    ``sse``.
 
     ``cost = (1/2m) sum (A[L] - Y)^2``; ``dCost/dA[L] = (A[L] - Y) / m``.
     Fused with ``identity``: ``dZ[L] = (A[L] - Y) / m``.
