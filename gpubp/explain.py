@@ -158,36 +158,6 @@ def _shapes(model, m):
     return shapes
 
 
-def _chi(name, Z, alpha=None):
-    if name == "identity":
-        return Z
-    if name == "sigmoid":
-        return 1 / (1 + np.exp(-Z))
-    if name == "tanh":
-        return np.tanh(Z)
-    if name == "relu":
-        return np.maximum(Z, 0)
-    if name == "leaky_relu":
-        return np.where(Z > 0, Z, alpha * Z)
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))  # softmax, column by column
-    return E / E.sum(axis=0, keepdims=True)
-
-
-def _dchi(name, A, dA, alpha=None):
-    """``dZ = dA * chi'(Z)`` with chi' read from A, written out in NumPy."""
-    if name == "identity":
-        return dA
-    if name == "sigmoid":
-        return dA * A * (1 - A)
-    if name == "tanh":
-        return dA * (1 - A ** 2)
-    if name == "relu":
-        return dA * (A > 0)
-    if name == "leaky_relu":
-        return dA * np.where(A > 0, 1.0, alpha)
-    return A * (dA - (dA * A).sum(axis=0, keepdims=True))  # softmax's Jacobian, per column
-
-
 def _value(v, s):
     return v[s.name].T if s.T else v[s.name]
 
@@ -196,19 +166,19 @@ def _evaluate(eq, v, model, m):
     """NumPy's value of the right side of ``eq`` from the values ``v`` of its symbols."""
     syms = [t for t in eq.rhs if isinstance(t, Sym)]
     layer = eq.layer
-    alpha = getattr(layer.activation, "alpha", None) if layer is not None else None
     if eq.kind == "sum":
         out = sum(_value(v, syms[i]) @ _value(v, syms[i + 1]) for i in range(0, 2 * len(layer.terms), 2))
         return out + v[syms[-1].name] if layer.bias is not None else out
     if eq.kind == "act":
-        return _chi(layer.activation.name, v[syms[0].name], alpha)
-    if eq.kind in ("delta", "dA_loss"):
-        c = model.loss.constant(layer.n)
-        return c * (v[syms[0].name] - v[syms[1].name]) / m
+        return layer.activation.reference_forward(v[syms[0].name])  # its printed formula
+    if eq.kind == "delta":  # the loss's printed formulas, with A and Y
+        return model.loss.reference_delta(v[layer.symbol], v[target_symbol(model, layer)], m)
+    if eq.kind == "dA_loss":
+        return model.loss.reference_dA(v[layer.symbol], v[target_symbol(model, layer)], m)
     if eq.kind == "dA":
         return sum(_value(v, syms[i]) @ v[syms[i + 1].name] for i in range(0, len(syms), 2))
     if eq.kind == "dZ":
-        return _dchi(layer.activation.name, v[layer.symbol], v[syms[0].name], alpha)
+        return layer.activation.reference_backward(v[layer.symbol], v[syms[0].name])
     if eq.kind in ("dW", "db"):
         return _value(v, syms[0]) @ _value(v, syms[1])
     return sum(v[s.name] for s in syms)  # parts
@@ -222,12 +192,7 @@ def _random_data(model, m, rng):
     X = {name: rng.normal(size=(node.n, m)) for name, node in model.inputs.items()}
     Y = {}
     for o in model.outputs:
-        if model.loss.name == "cross_entropy":
-            Y[o.name] = np.eye(o.n)[:, rng.integers(0, o.n, m)]
-        elif model.loss.name == "bce":
-            Y[o.name] = rng.integers(0, 2, (o.n, m)).astype(float)
-        else:
-            Y[o.name] = rng.normal(size=(o.n, m))
+        Y[o.name] = model.loss.sample_targets(rng, o.n, m)
     return X, Y
 
 
@@ -277,13 +242,10 @@ def _check(model, steps, m, seed):
         engine[layer.z], engine[layer.symbol], engine[layer.dz] = lt.Z, lt.A, lt.dZ
     for name, g in t.grads.items():
         engine["d" + name] = g
+    keys = net.plan(m).contribution_keys()  # each use's key, in the order of graph.uses()
     for eq in net.backward_equations():  # the parts of shared parameters
-        if eq.kind in ("dW", "db") and "|" in eq.result.name:
-            parts = t.contributions[eq.param]  # named by the layer, or "layer: W A" (Plan's)
-            source = [x for x in eq.rhs if isinstance(x, Sym)][1].name
-            for key in (eq.layer.name, f"{eq.layer.name}: {eq.param} {source}"):
-                if key in parts:
-                    engine[eq.result.name] = parts[key]
+        if eq.kind in ("dW", "db") and len(keys[eq.param]) > 1:
+            engine[eq.result.name] = t.contributions[eq.param][keys[eq.param][eq.use]]
     v = {node.symbol: X[name] for name, node in net.inputs.items()}
     v.update({name: backend.to_host(p) for name, p in net.params.items()})
     v.update({target_symbol(net, o): Y[o.name] for o in net.outputs})

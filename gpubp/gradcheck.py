@@ -14,8 +14,9 @@ worst entry, relative to the largest entry of that gradient. (An entry-by-entry 
 on entries that are zero up to rounding.) The rounding of the cost itself puts a noise floor of
 about ``1.5 eps |cost| / h ~ 3e-12 |cost|`` under every numerical derivative; so that this noise
 stays below 1e-7 relative, gradients smaller than ``floor = 1e-4 max(1, |cost|)`` are measured
-against the floor instead (a deep network of one-unit sigmoid layers has such gradients). Entries whose perturbation moves a relu or leaky_relu unit across
-its kink at 0, where the derivative jumps, are skipped and counted.
+against the floor instead (a deep network of one-unit sigmoid layers has such gradients). Entries
+whose perturbation moves a unit of an activation with a ``kink`` (relu, leaky_relu) across it at
+0, where the derivative jumps, are skipped and counted.
 """
 
 import numpy as np
@@ -52,6 +53,20 @@ class GradcheckReport:
     __repr__ = __str__
 
 
+def _evaluator(net, X, Y, m):
+    """``evaluate()``: the cost of ``net`` on the staged batch, and where each unit of a layer
+    whose activation has a ``kink`` is on (``A > 0``), to tell when a perturbation crosses it."""
+    kinked = [name for name, layer in net.layers.items() if layer.activation.kink]
+    plan = net.plan(m)
+    plan.stage(X, Y)
+
+    def evaluate():
+        plan.forward()
+        cost = float(backend.to_host(plan.cost()))
+        return cost, [plan.buffers[name].A > 0 for name in kinked]
+    return evaluate
+
+
 def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0, progress=None):
     """Compare the backprop gradients of ``net`` with finite differences, in a float64 copy.
 
@@ -74,49 +89,40 @@ def gradcheck(net, X, Y, h=1e-4, max_entries=None, seed=0, progress=None):
     m = next(iter(Xc.values())).shape[1]
     Yc = net64.check_targets(Y, m)
     _, grads = net64.gradients(Xc, Yc)
-    kinked = [name for name, layer in net64.layers.items()
-              if layer.activation.name in ("relu", "leaky_relu")]
-    plan = net64.plan(m)
-    plan.stage(Xc, Yc)
-
-    def evaluate():
-        plan.forward()
-        cost = float(backend.to_host(plan.cost()))
-        return cost, [plan.buffers[name].A > 0 for name in kinked]
-
+    evaluate = _evaluator(net64, Xc, Yc, m)
     cost0, base_masks = evaluate()
     floor = 1e-4 * max(1.0, abs(cost0))  # see the module docstring
     rng = np.random.default_rng(seed)
     errors, checked, kinks = {}, {}, {}
-    total = sum(p.size if max_entries is None else min(max_entries, p.size)
-                for p in net64.params.values())
-    done = 0
+    counter = {"done": 0, "total": sum(p.size if max_entries is None else min(max_entries, p.size)
+                                       for p in net64.params.values())}
+
+    def derivative(name, flat, i):
+        """The numerical derivative at entry i, or None where a perturbation crosses a kink."""
+        orig = float(flat[i])
+        f, moved = {}, False
+        for k in (-2, -1, 1, 2):
+            flat[i] = orig + k * h
+            f[k], masks = evaluate()
+            moved = moved or any(bool((a != b).any()) for a, b in zip(masks, base_masks))
+        flat[i] = orig
+        counter["done"] += 1
+        if progress is not None:
+            progress(name, counter["done"], counter["total"])
+        # differences first: equal costs give exactly 0, and less cancellation
+        return None if moved else (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * h)
+
     for name, p in net64.params.items():
         bp = backend.to_host(grads[name]).ravel()
         flat = p.reshape(-1)  # a view: writing it perturbs the live parameter
         n = flat.shape[0]
         idx = np.arange(n) if max_entries is None or max_entries >= n else \
             rng.choice(n, size=max_entries, replace=False)
-        num, kept, skipped = [], [], 0
-        for i in idx:
-            done += 1
-            orig = float(flat[i])
-            f, moved = {}, False
-            for k in (-2, -1, 1, 2):
-                flat[i] = orig + k * h
-                f[k], masks = evaluate()
-                moved = moved or any(bool((a != b).any()) for a, b in zip(masks, base_masks))
-            flat[i] = orig
-            if progress is not None:
-                progress(name, done, total)
-            if moved:
-                skipped += 1
-                continue
-            # differences first: equal costs give exactly 0, and less cancellation
-            num.append((8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * h))
-            kept.append(i)
-        num, bpk = np.asarray(num), bp[np.asarray(kept, dtype=int)]
+        found = [(i, derivative(name, flat, i)) for i in idx]
+        kept = [i for i, d in found if d is not None]
+        num = np.asarray([d for _, d in found if d is not None])
+        bpk = bp[np.asarray(kept, dtype=int)]
         scale = max(np.abs(num).max(initial=0.0), np.abs(bpk).max(initial=0.0), floor)
         errors[name] = float(np.abs(num - bpk).max(initial=0.0) / scale)
-        checked[name], kinks[name] = len(kept), skipped
+        checked[name], kinks[name] = len(kept), len(found) - len(kept)
     return GradcheckReport(errors, checked, kinks, h)

@@ -1,14 +1,32 @@
-"""Fused elementwise kernels: each a CuPy ``ElementwiseKernel`` declared once, beside its NumPy twin.
+"""Elementwise kernels: each a CuPy ``ElementwiseKernel`` declared once, beside its NumPy twin
+and, optionally, the one-pass loop that numba compiles from it.
 
 A kernel is called with its inputs, then its outputs (always given: they are workspace
-buffers), e.g. ``sigmoid_grad(A, dA, dZ)``. On CuPy arrays the CUDA source below runs (compiled
-by CuPy on first use, generic over float32/float64 through ``T``); on NumPy arrays the twin runs,
-which means the same thing and writes through ``out=`` so that it makes no temporary array. The
-modules above call kernels by name and never ask which backend they are on.
+buffers), e.g. ``sigmoid_grad(A, dA, dZ)``. On CuPy arrays the CUDA source runs (compiled by
+CuPy on first use, generic over float32/float64 through ``T``); on NumPy arrays the twin runs,
+which means the same thing and writes through ``out=`` so that it makes no temporary array; on
+NumPy arrays of ``FUSED_FROM`` elements or more, the kernel's loop where it has one (see
+:meth:`Kernel.loop`). The modules above call kernel objects and never ask which backend they
+are on.
 
-Derivatives are taken from the forward output ``A`` wherever the activation allows (sigmoid:
-``A (1 - A)``, tanh: ``1 - A^2``, relu and leaky_relu: the sign of ``A``), so the backward pass
-needs no stored ``Z`` for hidden layers.
+Declaring a kernel (:func:`declare`) is all it takes::
+
+    @declare("gpubp_axpy", "T x, T c", "T y", "y += c * x")     # the CUDA source
+    def axpy(x, c, y, scratch=None):                              # its NumPy twin
+        ...
+
+    @axpy.loop                                                    # optional: the numba loop
+    def _axpy_loop(x, c, y):
+        for i in range(x.size):
+            y[i] = y[i] + x[i] * c
+
+The kernels of an activation are declared with it, in :mod:`gpubp.activations`; this module
+holds the machinery and the kernels of the losses, the L2 penalty and the optimizers.
+
+Aliasing: an output may be the very array of an input (``relu_grad(a, g, g)``): every kernel
+then reads the input as it was before the call, on every path (CUDA reads each element before it
+writes it; the loops read every input of an element first; the twins compute into a buffer apart,
+:func:`apart`, or from a copy, :func:`unshared`, where the arrays share memory).
 
 Each kernel's source is plain C++ over scalars; ``tests/test_kernels.py`` compiles the same
 strings with the host C++ compiler and checks them against the twins on every machine, and the
@@ -20,10 +38,11 @@ import functools
 import numpy as np
 
 from . import backend
+from .errors import ConfigError
 
 
 class Kernel:
-    """One elementwise operation: its CUDA source and its NumPy twin.
+    """One elementwise operation: its CUDA source, its NumPy twin and, optionally, its loop.
 
     ``in_params`` / ``out_params`` / ``operation`` are exactly what ``cupy.ElementwiseKernel``
     takes. ``twin(*inputs, *outputs, scratch=None)`` computes the same numbers with NumPy;
@@ -37,6 +56,10 @@ class Kernel:
         self.out_params = out_params
         self.operation = operation
         self.twin = twin
+        self._loop = None     # a Loop, or a function of the twin's arguments (loop(passes=True))
+        self._passes = False
+        #: the bias kernels take z (n, m) and b (n, 1): their loops index both in 2-D
+        self.bias = any(name == "b" for name, _ in self.params)
 
     @property
     def params(self):
@@ -45,7 +68,48 @@ class Kernel:
         outs = [(p.split()[-1], True) for p in self.out_params.split(",")]
         return ins + outs
 
-    _fused = False  # not looked up yet; then gpubp.fused's one-pass function, or None
+    @property
+    def has_loop(self):
+        """Has a loop been attached (:meth:`loop`)?"""
+        return self._loop is not None
+
+    def loop(self, fn=None, *, passes=False):
+        """Decorator: ``fn`` computes this kernel on C-contiguous NumPy arrays in one pass, the
+        twin's operations in the twin's order and precision (so with its bits), reading every
+        input of an element before writing it. ``fn`` takes the twin's arguments (scalars in the
+        arrays' dtype; write constants as ``x.dtype.type(1)``), its arrays flattened to 1-D except
+        for the bias kernels' ``z`` (n, m) and ``b`` (n, 1); numba compiles it on first use.
+
+        With ``passes=True``, ``fn`` is plain Python over the twin's arguments that calls
+        :class:`Loop` objects and NumPy (for the kernels whose ``exp`` or ``tanh`` must stay
+        NumPy's). Returns the :class:`Loop` (or ``fn``)."""
+        if fn is None:
+            return functools.partial(self.loop, passes=passes)
+        self._loop, self._passes = (fn if passes else Loop(fn)), passes
+        return self._loop
+
+    def fused(self, *args):
+        """``(function, arguments)`` that compute this kernel on these NumPy arguments (scalars
+        already in the arrays' dtype) with its loop, or None: no loop, numba off
+        (``GPUBP_FUSED=0`` or not installed), or arrays the loop does not take (not
+        C-contiguous; a bias not (n, 1)). A call takes it from ``FUSED_FROM`` elements on."""
+        first = args[0]
+        if self._loop is None:
+            return None
+        arrays = [a for a in args if type(a) is np.ndarray]
+        if not all(a.flags.c_contiguous for a in arrays):
+            return None
+        if self.bias and not (first.ndim == 2 and args[1].shape == (first.shape[0], 1)):
+            return None
+        from . import fused
+
+        if not fused.ENABLED:
+            return None
+        if self._passes:
+            return self._loop, args
+        if not self.bias:
+            args = [a.reshape(-1) if type(a) is np.ndarray else a for a in args]
+        return self._loop.compiled(), args
 
     def __call__(self, *args, scratch=None):
         if type(args[0]) is np.ndarray:  # the CPU (every kernel's first argument is an array)
@@ -74,28 +138,57 @@ class Kernel:
 
     def _on_numpy(self, args, scratch):
         """``(function, arguments, keywords)`` that compute this kernel on NumPy arrays: the
-        fused loop where it applies, else the twin; scalars in the arrays' dtype."""
-        first = args[0]
-        dtype = first.dtype.type
+        loop where it applies, else the twin; scalars in the arrays' dtype."""
+        dtype = args[0].dtype.type
         args = [a if type(a) is np.ndarray else dtype(a) for a in args]
-        # a fused loop pays off once the arrays are big enough to cost more than its call (and
-        # below that size numba is not even imported)
-        if first.size >= FUSED_FROM:
-            fused = self._fused
-            if fused is False:
-                fused = self._fused = _fused_version(self.name)
-            if fused is not None and fused[1](*args):
-                return fused[0], args, {}
+        # a loop pays off once the arrays are big enough to cost more than its call (and below
+        # that size numba is not even imported)
+        if args[0].size >= FUSED_FROM:
+            fast = self.fused(*args)
+            if fast is not None:
+                return fast[0], fast[1], {}
         return self.twin, args, {"scratch": scratch}
 
     def __repr__(self):
         return f"<kernel {self.name}: ({self.in_params}) -> ({self.out_params}): {self.operation}>"
 
 
+class Loop:
+    """A plain-Python loop over NumPy arrays, compiled by numba (:func:`gpubp.fused.jit`) on its
+    first call, so that defining one never imports numba."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._compiled = None
+
+    def compiled(self):
+        if self._compiled is None:
+            from . import fused
+
+            self._compiled = fused.jit(self.fn)
+        return self._compiled
+
+    def __call__(self, *args):
+        return self.compiled()(*args)
+
+
+#: every declared kernel, by name
 KERNELS = {}
 
-#: elements from which a kernel call takes the fused loop (below it, NumPy's calls are as fast)
+#: elements from which a kernel call takes its loop (below it, NumPy's calls are as fast)
 FUSED_FROM = 1024
+
+
+def declare(name, in_params, out_params, operation):
+    """Decorator: the function below is the NumPy twin of this CUDA source; returns the
+    :class:`Kernel` (registered in ``KERNELS``; a name is taken once)."""
+    def wrap(twin):
+        if name in KERNELS:
+            raise ConfigError(f"a kernel named {name!r} is already declared; kernel names are "
+                              f"unique (CuPy caches the compiled source by name)")
+        k = KERNELS[name] = Kernel(name, in_params, out_params, operation, twin)
+        return k
+    return wrap
 
 
 def fused_passes(array):
@@ -110,192 +203,109 @@ def fused_passes(array):
     return fused if fused.ENABLED else None
 
 
-def _fused_version(name):
-    """The numba one-pass version of a twin and the test of the arrays it takes
-    (:func:`gpubp.fused.get`), or None: imported at the first kernel call, so that ``import
-    gpubp`` never imports numba."""
-    from . import fused
-
-    return fused.get(name)
-
-
-def _declare(name, in_params, out_params, operation):
-    """Decorator: the function below is the NumPy twin of this CUDA source."""
-    def wrap(twin):
-        k = Kernel(name, in_params, out_params, operation, twin)
-        KERNELS[name] = k
-        return k
-    return wrap
+def apart(out, *inputs, scratch=None):
+    """Where a twin computes before its last step: ``out`` itself, or, where ``out`` shares memory
+    with one of ``inputs`` (an aliased call), ``scratch`` (if it shares none) or a new array."""
+    if not any(type(x) is np.ndarray and np.may_share_memory(out, x) for x in inputs):
+        return out
+    if scratch is not None and not any(type(x) is np.ndarray and np.may_share_memory(scratch, x)
+                                       for x in (out, *inputs)):
+        return scratch
+    return np.empty_like(out)
 
 
-# ---- activations, forward: A = chi(Z) ------------------------------------------------------
-# sigmoid as 1 / (1 + exp(-z)) is accurate to a few ulps everywhere: for z << 0, exp(-z) is large
-# and its reciprocal keeps full relative precision; exp(-z) overflowing to inf gives exactly 0,
-# the right limit (IEEE arithmetic, no trap on the GPU; NumPy's overflow warning is silenced).
-
-def _np_sigmoid(z, a):
-    with np.errstate(over="ignore"):
-        np.negative(z, out=a)
-        np.exp(a, out=a)
-    a += 1
-    np.reciprocal(a, out=a)
+def unshared(x, *outputs):
+    """``x``, or a copy of it where it shares memory with one of ``outputs`` (an aliased call)."""
+    if any(np.may_share_memory(x, o) for o in outputs):
+        return x.copy()
+    return x
 
 
-@_declare("gpubp_sigmoid", "T z", "T a", "a = 1 / (1 + exp(-z))")
-def sigmoid(z, a, scratch=None):
-    _np_sigmoid(z, a)
+# ---- the bias add: A = Z + b, b broadcast over the m columns (identity's, and the output's
+# logits Z, which the plan keeps with their bias) --------------------------------------------
 
-
-@_declare("gpubp_tanh", "T z", "T a", "a = tanh(z)")
-def tanh(z, a, scratch=None):
-    np.tanh(z, out=a)
-
-
-# relu and leaky_relu on special values, the same bits on the device, on the host and in the twins:
-#   relu(z)        = z if z > 0, NaN if z is NaN, else +0 (so relu(-0) = +0, relu(-inf) = +0)
-#   leaky_relu(z)  = z if z > 0, else alpha z (a NaN stays NaN, -0 stays -0, -inf stays -inf)
-# The C test z != z is true only for a NaN (CuPy compiles without fast math, which would drop it).
-# The twin np.maximum(z, 0) keeps a NaN of z and gives +0, not -0, for z = -0: NumPy's SIMD max
-# returns its second operand on a tie, as x86 MAXPS does and as ARM FMAX's +0 > -0 gives; the
-# host tests check these bits wherever they run.
-
-@_declare("gpubp_relu", "T z", "T a", "a = z > 0 ? z : (z != z ? z : (T)0)")
-def relu(z, a, scratch=None):
-    _max0(z, a, scratch)
-
-
-def _max0(z, a, zeros):
-    """``a = max(z, 0)``. NumPy's maximum against a whole array of zeros runs its vector loop,
-    about 4x faster than against the scalar 0 (same bits: NaN kept, +0 for -0); ``zeros`` is a
-    scratch buffer the workspace lends, when it lends one."""
-    if zeros is None:
-        np.maximum(z, 0, out=a)
-    else:
-        zeros.fill(0)
-        np.maximum(z, zeros, out=a)
-
-
-@_declare("gpubp_leaky_relu", "T z, T alpha", "T a", "a = z > 0 ? z : alpha * z")
-def leaky_relu(z, alpha, a, scratch=None):
-    # alpha in (0, 1): leaky_relu(z) = max(z, alpha z); alpha z needs a second buffer
-    s = np.multiply(z, alpha, out=scratch)
-    np.maximum(z, s, out=a)
-
-
-# ---- bias add fused with the activation: A = chi(Z + b), b broadcast over the m columns -----
-
-@_declare("gpubp_bias_identity", "T z, T b", "T a", "a = z + b")
+@declare("gpubp_bias_identity", "T z, T b", "T a", "a = z + b")
 def bias_identity(z, b, a, scratch=None):
     np.add(z, b, out=a)
 
 
-@_declare("gpubp_bias_sigmoid", "T z, T b", "T a", "a = 1 / (1 + exp(-(z + b)))")
-def bias_sigmoid(z, b, a, scratch=None):
-    np.add(z, b, out=a)
-    _np_sigmoid(a, a)
-
-
-@_declare("gpubp_bias_tanh", "T z, T b", "T a", "a = tanh(z + b)")
-def bias_tanh(z, b, a, scratch=None):
-    np.add(z, b, out=a)
-    np.tanh(a, out=a)
-
-
-@_declare("gpubp_bias_relu", "T z, T b", "T a", "T t = z + b; a = t > 0 ? t : (t != t ? t : (T)0)")
-def bias_relu(z, b, a, scratch=None):
-    np.add(z, b, out=a)
-    _max0(a, a, scratch)
-
-
-@_declare("gpubp_bias_leaky_relu", "T z, T b, T alpha", "T a",
-          "T t = z + b; a = t > 0 ? t : alpha * t")
-def bias_leaky_relu(z, b, alpha, a, scratch=None):
-    np.add(z, b, out=a)
-    s = np.multiply(a, alpha, out=scratch)
-    np.maximum(a, s, out=a)
-
-
-# ---- derivatives from the output: dZ = dA * chi'(Z), with chi' written in terms of A ---------
-# In the backward pass dA[l] = W[l+1]^T dZ[l+1] comes from a matrix product; these kernels are the
-# "* chi'(Z[l])" of dZ[l] = (W[l+1]^T dZ[l+1]) * chi'(Z[l]), one pass over the arrays. Each
-# source is written gA * (chi'), chi' parenthesized in the twin's order, so both round alike.
-
-@_declare("gpubp_sigmoid_grad", "T a, T gA", "T gZ", "gZ = gA * (a * (1 - a))")
-def sigmoid_grad(a, gA, gZ, scratch=None):
-    np.subtract(1, a, out=gZ)
-    gZ *= a
-    gZ *= gA
-
-
-@_declare("gpubp_tanh_grad", "T a, T gA", "T gZ", "gZ = gA * (1 - a * a)")
-def tanh_grad(a, gA, gZ, scratch=None):
-    np.multiply(a, a, out=gZ)
-    np.subtract(1, gZ, out=gZ)
-    gZ *= gA
-
-
-# relu and leaky_relu: chi' read from A (A > 0 exactly where Z > 0, and A is NaN where Z is), and
-# dZ = dA * chi' literally, a product even where chi' is 0 (so inf * 0 = NaN, -1 * +0 = -0):
-#   relu'       = 1 if a > 0, else +0 (relu'(0) = 0; a NaN a masks like an inactive unit: its
-#                 NaN is already in the cost, and the mask is one fast comparison)
-#   leaky_relu' = 1 if a > 0, NaN if a is NaN, else alpha   (leaky_relu'(0) = alpha)
-# The twins build chi' with no boolean array (and not with np.heaviside, 10 to 17 times slower
-# than np.sign): relu's is greater(a, 0) written as 1.0 or 0.0; for leaky_relu, sign(a) is 1,
-# NaN, -1 or +0 (+0 for both zeros), so max(sign(a), alpha) is 1, NaN or alpha (0 < alpha < 1).
-
-@_declare("gpubp_relu_grad", "T a, T gA", "T gZ", "gZ = gA * (a > 0 ? (T)1 : (T)0)")
-def relu_grad(a, gA, gZ, scratch=None):
-    np.greater(a, 0, out=gZ, casting="unsafe")  # 1 or 0 (0 for a NaN a), no boolean array
-    gZ *= gA
-
-
-@_declare("gpubp_leaky_relu_grad", "T a, T gA, T alpha", "T gZ",
-          "gZ = gA * (a > 0 ? (T)1 : (a != a ? a : alpha))")
-def leaky_relu_grad(a, gA, alpha, gZ, scratch=None):
-    np.sign(a, out=gZ)
-    np.maximum(gZ, alpha, out=gZ)
-    gZ *= gA
+@bias_identity.loop
+def _bias_identity_loop(z, b, a):
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            a[i, j] = z[i, j] + b[i, 0]
 
 
 # ---- the fused output delta of the canonical pairs: dZ[L] = c (A[L] - Y), c = loss constant / m
 
-@_declare("gpubp_output_delta", "T a, T y, T c", "T dz", "dz = c * (a - y)")
+@declare("gpubp_output_delta", "T a, T y, T c", "T dz", "dz = c * (a - y)")
 def output_delta(a, y, c, dz, scratch=None):
     np.subtract(a, y, out=dz)
     dz *= c
 
 
+@output_delta.loop
+def _output_delta_loop(a, y, c, dz):
+    for i in range(a.size):
+        t = a[i] - y[i]
+        dz[i] = t * c
+
+
 # ---- L2 penalty: dW += c W (c = alpha / m), in place on the gradient -------------------------
 
-@_declare("gpubp_axpy", "T x, T c", "T y", "y += c * x")
+@declare("gpubp_axpy", "T x, T c", "T y", "y += c * x")
 def axpy(x, c, y, scratch=None):
     s = np.multiply(x, c, out=scratch)
     y += s
 
 
+@axpy.loop
+def _axpy_loop(x, c, y):
+    for i in range(x.size):
+        y[i] = y[i] + x[i] * c
+
+
 # ---- optimizer updates, in place on the parameter (and its state) --------------------------
 
-@_declare("gpubp_sgd", "T g, T lr", "T w", "w -= lr * g")
+@declare("gpubp_sgd", "T g, T lr", "T w", "w -= lr * g")
 def sgd(g, lr, w, scratch=None):
     s = np.multiply(g, lr, out=scratch)
     w -= s
 
 
-@_declare("gpubp_momentum", "T g, T lr, T mu", "T w, T v", "v = mu * v - lr * g; w += v")
+@sgd.loop
+def _sgd_loop(g, lr, w):
+    for i in range(g.size):
+        w[i] = w[i] - g[i] * lr
+
+
+@declare("gpubp_momentum", "T g, T lr, T mu", "T w, T v", "v = mu * v - lr * g; w += v")
 def momentum(g, lr, mu, w, v, scratch=None):
+    g = unshared(g, v)
     v *= mu
     s = np.multiply(g, lr, out=scratch)
     v -= s
     w += v
 
 
+@momentum.loop
+def _momentum_loop(g, lr, mu, w, v):
+    for i in range(g.size):
+        gi = g[i]
+        vi = v[i] * mu
+        vi = vi - gi * lr
+        v[i] = vi
+        w[i] = w[i] + vi
+
+
 # Adam with the bias corrections folded into the step size and epsilon (exactly equal to
 # w -= lr * mhat / (sqrt(vhat) + eps)): lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), eps_t = eps sqrt(1 - b2^t).
 # The parentheses are the twin's order of operations, so that both round alike.
-@_declare("gpubp_adam", "T g, T b1, T b2, T lr_t, T eps_t", "T w, T m, T v",
-          "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * (g * g); "
-          "w -= lr_t * (m / (sqrt(v) + eps_t))")
+@declare("gpubp_adam", "T g, T b1, T b2, T lr_t, T eps_t", "T w, T m, T v",
+         "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * (g * g); "
+         "w -= lr_t * (m / (sqrt(v) + eps_t))")
 def adam(g, b1, b2, lr_t, eps_t, w, m, v, scratch=None):
+    g = unshared(g, m, v)
     m *= b1
     s = np.multiply(g, 1 - b1, out=scratch)
     m += s
@@ -308,3 +318,22 @@ def adam(g, b1, b2, lr_t, eps_t, w, m, v, scratch=None):
     np.divide(m, s, out=s)
     s *= lr_t
     w -= s
+
+
+@adam.loop
+def _adam_loop(g, b1, b2, lr_t, eps_t, w, m, v):
+    one = g.dtype.type(1)
+    omb1, omb2 = one - b1, one - b2  # as the twin computes them, in the arrays' dtype
+    for i in range(g.size):
+        gi = g[i]                    # read before m, v or w (any of which may be g) is written
+        mi = m[i] * b1
+        mi = mi + gi * omb1
+        m[i] = mi
+        vi = v[i] * b2
+        s = gi * gi
+        vi = vi + s * omb2
+        v[i] = vi
+        s = np.sqrt(vi)
+        s = s + eps_t
+        s = mi / s
+        w[i] = w[i] - s * lr_t

@@ -1,11 +1,19 @@
-"""Losses: name -> object with the cost, its derivative dCost/dA[L] and the fused output delta.
+"""Losses: one declaration each, with the cost, its derivative dCost/dA[L], the fused output delta
+and the formulas explain prints.
+
+A declaration is a subclass of :class:`Loss`: ``name``, ``canonical`` (the output of its fused
+pair), ``delta_formula`` and ``dA_formula`` (expressions in ``A``, ``Y``, ``n`` = n[L] and ``m``,
+:mod:`gpubp.formulas`), :meth:`Loss.value` and :meth:`Loss.dA` (the arrays), and
+:meth:`Loss.check_targets` / :meth:`Loss.sample_targets`; :func:`register` makes it known by
+name (to :func:`get`, :func:`from_spec` and so to checkpoints). ``tests/test_new_loss.py``
+declares log_cosh so.
 
 The cost is always the mean over the m examples (columns) of a per-example loss, so every
 derivative carries the ``1/m``: ``dW[l] = dZ[l] A[l-1]^T`` is then the gradient of the cost.
 
 Each loss has one canonical output activation (``canonical``). For that pair the output delta
 skips ``dA[L]``: ``dZ[L] = c (A[L] - Y) / m`` (seed 004, eq. 18), with the loss's constant
-``c = constant(n[L])``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
+``c = constant(n[L])`` read from ``delta_formula``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
 and ``cross_entropy``.
 
 The squared-error losses meet any other output activation through the chain rule,
@@ -17,14 +25,17 @@ or ``A``, and once the output saturates in float32 the gradient is lost (softmax
 
 import numpy as np
 
-from . import kernels
+from . import formulas, kernels, registry
 from .backend import to_host, xp_of
 from .errors import ConfigError, DataError, unknown_name
 
 
 class Loss:
-    """Base class. ``canonical`` names the output activation of the fused pair, whose delta is
-    ``dZ[L] = c (A[L] - Y) / m`` with ``c = constant(n[L])``."""
+    """Base class, and the shape of a declaration: ``name``; ``canonical`` names the output
+    activation of the fused pair, whose delta is :attr:`delta_formula`; :meth:`value` computes
+    the cost; :meth:`dA` (for any other output) computes :attr:`dA_formula`. Explain prints and
+    evaluates the formulas (:mod:`gpubp.formulas`: expressions in ``A``, ``Y``, ``n`` = n[L] and
+    ``m``); :func:`register` makes a declaration known by its name."""
 
     name = None
     #: the output activation of the canonical (fused) pair
@@ -33,13 +44,44 @@ class Loss:
     needs_unit_interval = False
     #: how many (n, m) scratch buffers :meth:`value` takes so that it makes no temporary
     scratches = 1
+    #: dZ[L] of the canonical pair, ``c (A - Y) / m``: what explain prints and checks, and whose
+    #: ``c`` (:meth:`constant`) the fused kernel takes
+    delta_formula = "(A - Y) / m"
+    #: dCost/dA[L], for any other output (None: the loss takes only its canonical output)
+    dA_formula = None
 
     def __repr__(self):
         return self.name
 
+    def spec(self):
+        """What a checkpoint stores: ``{"name": ...}``."""
+        return {"name": self.name}
+
     def constant(self, n):
-        """``c`` of the fused delta ``c (A[L] - Y) / m`` for ``n`` = n[L] outputs."""
-        return 1.0
+        """``c`` of the fused delta ``c (A[L] - Y) / m`` for ``n`` = n[L] outputs: the value of
+        :attr:`delta_formula` at ``A = 1, Y = 0, m = 1`` (worked out once per n)."""
+        cache = self.__dict__.setdefault("_constant", {})
+        if n not in cache:
+            cache[n] = float(formulas.evaluate(self.delta_formula, A=1.0, Y=0.0, n=n, m=1))
+        return cache[n]
+
+    def delta_text(self, n):
+        """:attr:`delta_formula` for ``n`` outputs, as explain prints it (``A``, ``Y`` as names)."""
+        return formulas.render(self.delta_formula, n=n)
+
+    def dA_text(self, n):
+        return formulas.render(self.dA_formula, n=n)
+
+    def reference_delta(self, A, Y, m):
+        """:attr:`delta_formula` in plain NumPy (what explain checks the engine by)."""
+        return formulas.evaluate(self.delta_formula, A=A, Y=Y, n=A.shape[0], m=m)
+
+    def reference_dA(self, A, Y, m):
+        return formulas.evaluate(self.dA_formula, A=A, Y=Y, n=A.shape[0], m=m)
+
+    def sample_targets(self, rng, n, m):
+        """Random valid targets ``(n, m)`` (float64 NumPy), for explain's check."""
+        return rng.normal(size=(n, m))
 
     def value(self, A, Y, Z=None, scratch=None):
         """The cost, a 0-d array: the mean over the m = A.shape[1] columns of the per-example
@@ -65,6 +107,10 @@ class _SquaredError(Loss):
 
     canonical = "identity"
 
+    @property
+    def dA_formula(self):  # dCost/dA[L] is the fused delta's c (A - Y) / m
+        return self.delta_formula
+
     def value(self, A, Y, Z=None, scratch=None):
         c = 0.5 * self.constant(A.shape[0]) / A.shape[1]
         xp = xp_of(A)
@@ -86,9 +132,7 @@ class MSE(_SquaredError):
     """
 
     name = "mse"
-
-    def constant(self, n):
-        return 2.0 / n
+    delta_formula = "2 * (A - Y) / (n * m)"
 
 
 class SSE(_SquaredError):
@@ -99,22 +143,18 @@ class SSE(_SquaredError):
     """
 
     name = "sse"
-
-    def constant(self, n):
-        return 2.0
+    delta_formula = "2 * (A - Y) / m"
 
 
 class HalfSSE(_SquaredError):
-    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003), half of ``sse``.
+    """``half_sse``: per example ``1/2 sum_i (y_hat_i - y_i)^2`` (seeds 002 and 003), half of
+    ``sse``.
 
     ``cost = (1/2m) sum (A[L] - Y)^2``; ``dCost/dA[L] = (A[L] - Y) / m``.
     Fused with ``identity``: ``dZ[L] = (A[L] - Y) / m``.
     """
 
     name = "half_sse"
-
-    def constant(self, n):
-        return 1.0
 
 
 class BCE(Loss):
@@ -156,6 +196,9 @@ class BCE(Loss):
 
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
+
+    def sample_targets(self, rng, n, m):
+        return rng.integers(0, 2, (n, m)).astype(float)
 
 
 class CrossEntropy(Loss):
@@ -199,6 +242,9 @@ class CrossEntropy(Loss):
             log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m
 
+    def sample_targets(self, rng, n, m):
+        return np.eye(n)[:, rng.integers(0, n, m)]
+
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
         sums = to_host(Y.sum(axis=0))
@@ -219,7 +265,30 @@ def _check_unit_interval(name, Y):
         raise DataError(f"{name} needs targets Y in [0, 1]; got values from {lo:.6g} to {hi:.6g}")
 
 
-LOSSES = {c.name: c for c in (MSE, SSE, HalfSSE, BCE, CrossEntropy)}
+#: every registered loss, by name
+LOSSES = {}
+
+
+def register(cls):
+    """Make the declaration ``cls`` (a :class:`Loss` subclass) known by its name; usable as a
+    class decorator. A name is taken once; registering the same class again does nothing."""
+    return registry.add(LOSSES, cls, Loss, "loss")
+
+
+for _cls in (MSE, SSE, HalfSSE, BCE, CrossEntropy):
+    register(_cls)
+
+
+def from_spec(d, output):
+    """The loss that :meth:`Loss.spec` wrote (``{"name": ...}``, or the bare name), bound to the
+    output activation ``output`` as :func:`get` binds it; :class:`ConfigError` for an unknown
+    name or a field it does not take."""
+    name = d.get("name") if isinstance(d, dict) else d
+    if not isinstance(name, str) or (isinstance(d, dict) and set(d) != {"name"}):
+        raise ConfigError(f"a loss spec is {{'name': <loss>}}; got {d!r}")
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}; valid losses are: {', '.join(sorted(LOSSES))}")
+    return get(name, output)
 
 
 def get(name_or_loss, output):

@@ -63,11 +63,12 @@ class Plan:
         self.buffers = {name: LayerBuffers(xp, layer.n, m, dtype, train)
                         for name, layer in graph.layers.items()}
         self.ones = xp.ones((m, 1), dtype) if train else None  # (m, 1): the 1^T of db = dZ 1^T
-        # what the cost writes in: an output's dZ (free between forward and backward) and more
-        # (n, m) buffers where the loss needs them (none in a forward-only plan: it allocates)
-        self._cost_scratch = {o.name: (self.buffers[o.name].dZ,) + tuple(
-            xp.empty((o.n, m), dtype) for _ in range(graph.loss.scratches - 1))
-            for o in graph.outputs} if train else {}
+        # what the cost writes in: (n, m) buffers of its own (an output's dZ, free between forward
+        # and backward, is not: cost() after backward() would overwrite the dZ[L] that
+        # contributions() read); none in a forward-only plan (the cost allocates)
+        self._cost_scratch = {o.name: tuple(xp.empty((o.n, m), dtype)
+                                            for _ in range(graph.loss.scratches))
+                              for o in graph.outputs} if train else {}
         uses = graph.uses()
         # NumPy adds a product to a gradient through scratch; cuBLAS accumulates in place
         self._grad_scratch = {name: xp.empty(graph.param_nodes[name].shape, dtype)
@@ -239,23 +240,35 @@ class Plan:
 
     # ---- for learners: one term per use --------------------------------------------------
 
-    def contributions(self):
-        """``{parameter: {use: array}}`` after :meth:`backward`: each use's own term (new arrays),
-        ``dZ A^T`` for a weight and ``dZ 1^T`` for a bias. A use is named by its layer; where a
-        layer uses the parameter more than once, by ``"layer: W A"``, numbered ``(1)``, ``(2)``
-        if the same term repeats."""
-        xp = self.graph.xp
+    def contribution_keys(self):
+        """``{parameter: [key, ...]}``: the key of each use's term in :meth:`contributions`, in the
+        order of ``graph.uses()[parameter]``. A use is named by its layer; where a layer uses the
+        parameter more than once, by ``"layer: W A"``, numbered ``(1)``, ``(2)`` if the same term
+        repeats."""
         out = {}
         for name, uses in self.graph.uses().items():
             labels = [layer.name if sum(l2 is layer for l2, _ in uses) == 1 else
                       f"{layer.name}: {t if t else name}" for layer, t in uses]
-            terms, seen = {}, {}
-            for (layer, t), label in zip(uses, labels):
-                if labels.count(label) > 1:
+            seen, first = {}, list(labels)
+            for i, label in enumerate(first):
+                if first.count(label) > 1:
                     seen[label] = seen.get(label, 0) + 1
-                    label = f"{label} ({seen[label]})"
+                    labels[i] = f"{label} ({seen[label]})"
+            out[name] = labels
+        return out
+
+    def contributions(self):
+        """``{parameter: {use: array}}`` after :meth:`backward`: each use's own term (new arrays),
+        ``dZ A^T`` for a weight and ``dZ 1^T`` for a bias, keyed as :meth:`contribution_keys`
+        says."""
+        xp = self.graph.xp
+        keys = self.contribution_keys()
+        out = {}
+        for name, uses in self.graph.uses().items():
+            terms = {}
+            for (layer, t), key in zip(uses, keys[name]):
                 dZ = self.buffers[layer.name].dZ
-                terms[label] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
+                terms[key] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
             out[name] = terms
         return out
 

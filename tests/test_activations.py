@@ -370,3 +370,71 @@ def test_a_subclass_that_writes_its_own_step_is_the_one_a_plan_runs():
     assert not gpubp.gradcheck(net, X, Y).ok()
     right = gpubp.Network([3, 4, 2], activation="sigmoid", seed=0, device="cpu", dtype="float64")
     assert gpubp.gradcheck(right, X, Y).ok()
+
+
+# ---- spec and from_spec: what a checkpoint stores ---------------------------------------------
+
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "softmax"])
+def test_spec_is_the_name_and_from_spec_gives_the_activation_back(name):
+    act = activations.get(name)
+    assert act.spec() == {"name": name}
+    assert type(activations.from_spec(act.spec())) is type(act)
+
+
+def test_leaky_relu_spec_keeps_alpha():
+    spec = LeakyReLU(0.2).spec()
+    assert spec == {"name": "leaky_relu", "alpha": 0.2}
+    back = activations.from_spec(spec)
+    assert isinstance(back, LeakyReLU) and back.alpha == 0.2
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"name": "swish"}, "unknown activation 'swish'; valid activations are: identity, leaky_relu"),
+    ({"name": "relu", "alpha": 0.1}, "activation 'relu' takes the fields \\['name'\\]"),
+    ({"name": "leaky_relu"}, "missing \\['alpha'\\]"),
+    ({"name": "leaky_relu", "alpha": 0.1, "beta": 1}, "extra \\['beta'\\]"),
+    ({"name": "leaky_relu", "alpha": "0.1"}, "alpha must be a number; got '0.1'"),
+    ({"name": "leaky_relu", "alpha": True}, "alpha must be a number"),
+    ({"name": "leaky_relu", "alpha": 2.0}, "0 < alpha < 1"),
+    ({"alpha": 0.1}, "a dict with a string 'name'"),
+    ("relu", "a dict with a string 'name'"),
+])
+def test_from_spec_refuses_what_it_cannot_build(spec, message):
+    from gpubp.errors import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        activations.from_spec(spec)
+
+
+def test_register_takes_a_name_once(monkeypatch):
+    from gpubp.errors import ConfigError
+    monkeypatch.setattr(activations, "ACTIVATIONS", dict(activations.ACTIVATIONS))
+
+    class Relu2(activations.ReLU):
+        pass
+
+    with pytest.raises(ConfigError, match="activation name 'relu' is taken by ReLU"):
+        activations.register(Relu2)
+    assert activations.register(activations.ReLU) is activations.ReLU  # again: nothing changes
+    with pytest.raises(ConfigError, match="takes an Activation subclass"):
+        activations.register(object)
+
+
+# ---- the printed formulas are what the kernels compute ------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_the_formulas_explain_prints_are_what_the_kernels_compute(name, rng):
+    act = activations.get(name)
+    Z = _z(rng, n=4, m=9)
+    A = np.empty_like(Z)
+    act.forward(Z, A, np.empty_like(Z))
+    np.testing.assert_allclose(act.reference_forward(Z), A, rtol=1e-14, atol=1e-300)
+    dA, dZ = rng.normal(size=Z.shape), np.empty_like(Z)
+    act.backward(A, dA, dZ)
+    np.testing.assert_allclose(act.reference_backward(A, dA), dZ, rtol=1e-14, atol=1e-300)
+    assert act.derivative_text("A[1]")  # it renders
+
+
+def test_derivative_text_renders_the_formula_with_the_symbol_and_constants():
+    assert activations.get("sigmoid").derivative_text("A[1]") == "A[1] (1 - A[1])"
+    assert activations.get("tanh").derivative_text("H") == "1 - H^2"
+    assert LeakyReLU(0.2).derivative_text("A[2]") == "where(A[2] > 0, 1, 0.2)"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpubp
-from gpubp import kernels, picture
+from gpubp import activations, picture
 from gpubp.errors import ConfigError, NameNotFound, ShapeError
 from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, seed_000_graph
 
@@ -47,7 +47,7 @@ def test_fused_delta_and_relu_derivative():
     text = str(gpubp.explain(net((2, 3, 1), "relu", "sigmoid", "bce"), m=4))
     assert "dZ[2] (1, 4) = (A[2] (1, 4) - Y (1, 4)) / m" in text
     assert "bce with its canonical output sigmoid: the fused delta" in text
-    assert "relu'(Z[1]) = 1 where A[1] > 0, else 0" in text
+    assert "relu'(Z[1]) = where(A[1] > 0, 1, 0)" in text
     assert "mse" not in text
 
 
@@ -79,9 +79,9 @@ def test_check_agrees_with_numpy_and_finite_differences(act, out, loss):
 
 def test_check_catches_a_wrong_derivative(monkeypatch):
     # the kernel the plan runs, planted: A, not A (1 - A)
-    monkeypatch.setattr(kernels.sigmoid_grad, "twin",
-                        lambda A, dA, dZ, scratch=None: np.multiply(dA, A, out=dZ))
-    monkeypatch.setattr(kernels.sigmoid_grad, "_fused", None)
+    kernel = activations.Sigmoid.backward_kernel
+    monkeypatch.setattr(kernel, "twin", lambda A, dA, dZ, scratch=None: np.multiply(dA, A, out=dZ))
+    monkeypatch.setattr(kernel, "fused", lambda *args: None)
     d = gpubp.explain(net((2, 3, 1), "sigmoid", "sigmoid", "bce"), m=5, check=True)
     bad = [s for s in d.steps if s.error is not None and s.error > 1e-3]
     assert "dZ[1] = dA[1] * sigmoid'(Z[1])" in [str(s.equation) for s in bad]
@@ -149,3 +149,40 @@ def test_picture_leaves_the_callers_matplotlib_backend_alone(tmp_path):
     before = matplotlib.get_backend()
     picture.draw(seed_000_graph(), tmp_path / "x.svg")
     assert matplotlib.get_backend() == before
+
+
+def test_a_term_used_twice_in_one_layer_has_two_parts_both_checked():
+    """Wx @ X1 + Wx @ X1: two parts with two symbols, each checked against the plan's own term
+    (its key read from the plan), and their sum against finite differences."""
+    g = gpubp.Graph(device="cpu", seed=0)
+    X1 = g.input("X1", 2)
+    Wx, V = g.weight("Wx", (3, 2)), g.weight("V", (1, 3))
+    g.output(g.layer("Y", V @ g.layer("H", Wx @ X1 + Wx @ X1, activation="tanh")), loss="half_sse")
+    d = gpubp.explain(g, m=4, check=True)
+    parts = [s for s in d.steps if s.equation.kind == "dW" and s.equation.param == "Wx"]
+    assert [str(s.equation.result) for s in parts] == ["dWx|H:X1(1)", "dWx|H:X1(2)"]
+    assert all(s.error is not None and s.error < 1e-12 for s in parts)
+    total = next(s for s in d.steps if s.equation.kind == "parts")
+    assert str(total.equation) == "dWx = dWx|H:X1(1) + dWx|H:X1(2)"
+    assert total.error < 1e-12 and total.fd_error < 1e-7
+
+
+def test_the_parts_are_checked_against_the_plans_terms(monkeypatch):
+    """A plan whose second term is planted wrong: the check of that part (and only it) fails."""
+    from gpubp import plan as plan_module
+    contributions = plan_module.Plan.contributions
+
+    def planted(self):
+        out = contributions(self)
+        key = self.contribution_keys()["W"][1]
+        out["W"][key] = out["W"][key] * 2
+        return out
+
+    monkeypatch.setattr(plan_module.Plan, "contributions", planted)
+    g = gpubp.Graph(device="cpu", seed=0)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    W, V = g.weight("W", (3, 2)), g.weight("V", (1, 3))
+    g.output(g.layer("Y", V @ g.layer("H", W @ X1 + W @ X2, activation="tanh")), loss="half_sse")
+    d = gpubp.explain(g, m=4, check=True)
+    errors = {str(s.equation.result): s.error for s in d.steps if s.equation.kind == "dW"}
+    assert errors["dW|H:X1"] < 1e-12 and errors["dW|H:X2"] > 0.5

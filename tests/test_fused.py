@@ -4,11 +4,11 @@ inputs and on every combination of special values; and the kernels use them."""
 import numpy as np
 import pytest
 
-from gpubp import fused, kernels
+from gpubp import activations, fused, kernels
 from test_kernels import DTYPES, _explain, _inputs, _mismatches, _special_inputs
 
 pytestmark = pytest.mark.skipif(not fused.ENABLED, reason="numba not installed (the cpu extra)")
-NAMES = sorted(fused.FUSED)
+NAMES = sorted(name for name, k in kernels.KERNELS.items() if k.has_loop)
 
 
 def _run(kernel, args, which):
@@ -21,9 +21,9 @@ def _run(kernel, args, which):
         if which == "twin":
             kernel.twin(*args, scratch=None)
         else:
-            fn, accepts = fused.get(kernel.name)
-            assert accepts(*args)
-            fn(*args)
+            fast = kernel.fused(*args)
+            assert fast is not None, "the loop takes these arrays"
+            fast[0](*fast[1])
     return outs
 
 
@@ -58,17 +58,21 @@ def test_fused_is_bitwise_the_twin(name, dtype, rng):
 
 
 def test_the_kernels_call_the_fused_versions(monkeypatch, rng):
-    calls = []
-    fn, accepts = fused.get("gpubp_relu_grad")
-    monkeypatch.setattr(kernels.KERNELS["gpubp_relu_grad"], "_fused",
-                        (lambda *a: calls.append(1) or fn(*a), accepts))
+    relu_grad = activations.ReLU.backward_kernel
+    calls, fused_version = [], relu_grad.fused
+
+    def spy(*args):
+        fast = fused_version(*args)  # None where the loop does not take the arrays
+        return fast and ((lambda *a: calls.append(1) or fast[0](*a)), fast[1])
+
+    monkeypatch.setattr(relu_grad, "fused", spy)
     shape = (32, kernels.FUSED_FROM // 32)
     a, g, out = rng.normal(size=shape), rng.normal(size=shape), np.empty(shape)
-    kernels.relu_grad(a, g, out)
+    relu_grad(a, g, out)
     assert calls == [1]
-    kernels.relu_grad(a, np.asfortranarray(g), out)  # an F-ordered argument: the twin runs
+    relu_grad(a, np.asfortranarray(g), out)  # an F-ordered argument: the twin runs
     small = [np.ascontiguousarray(x[:2, :4]) for x in (a, g, out)]
-    kernels.relu_grad(*small)  # too small for the loop to pay off: the twin runs
+    relu_grad(*small)  # too small for the loop to pay off: the twin runs
     assert calls == [1]
     np.testing.assert_array_equal(out, g * (a > 0))
 

@@ -15,7 +15,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from gpubp import kernels
+from gpubp import activations, kernels
 from conftest import requires_gpu
 
 CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
@@ -134,7 +134,7 @@ def test_the_harness_can_fail(host_lib, rng):
 def test_sigmoid_is_accurate_where_it_saturates():
     z = np.array([-708.0, -700, -40, -20, 0, 20, 40, 700], np.float64)
     a = np.empty_like(z)
-    kernels.sigmoid(z, a)
+    activations.Sigmoid.forward_kernel(z, a)
     exact = np.array([np.exp(x) / (1 + np.exp(x)) if x < 0 else 1 / (1 + np.exp(-x)) for x in z])
     np.testing.assert_allclose(a, exact, rtol=1e-15)
 
@@ -142,9 +142,9 @@ def test_sigmoid_is_accurate_where_it_saturates():
 def test_relu_derivative_at_zero_is_zero_and_leaky_is_alpha():
     a = np.array([[0.0, 1.0, -0.5]])
     g = np.empty_like(a)
-    kernels.relu_grad(a, np.ones_like(a), g)
+    activations.ReLU.backward_kernel(a, np.ones_like(a), g)
     assert g.tolist() == [[0.0, 1.0, 0.0]]
-    kernels.leaky_relu_grad(a, np.ones_like(a), 0.1, g)
+    activations.LeakyReLU.backward_kernel(a, np.ones_like(a), 0.1, g)
     assert g.tolist() == [[0.1, 1.0, 0.1]]
 
 
@@ -391,3 +391,109 @@ def test_kernel_on_device_matches_twin_on_special_values(name, dtype):
         assert not _unwritten(g).any(), "an output element was not written"
         bad = _device_mismatches(g, e, f)
         assert not bad.any(), _explain(kernel, args, g, e, bad, sides=("device", "twin"))
+
+
+# ---- aliasing: an output may be the very array of an input --------------------------------------
+# CUDA reads each element's inputs before it writes it, and so do the loops; the twins compute
+# apart or from a copy where the arrays share memory. So every path gives, for an aliased call,
+# what the same call gives on separate arrays: checked on every kernel, below and above FUSED_FROM
+# (the twin, then the loop where numba is installed), with special values among the inputs.
+
+def _alias_inputs(kernel, dtype, size, rng):
+    """Arguments of ``size`` elements, (8, size / 8) (bias (8, 1)), half of them special values."""
+    specials = _specials(dtype)
+    shape = (8, size // 8)
+    args = []
+    for name, _ in kernel.params:
+        if name in SCALARS:
+            args.append(SCALARS[name])
+            continue
+        s = (8, 1) if name == "b" else shape
+        x = rng.normal(0, 1, s) * rng.choice([0.1, 1, 10, 60], s)
+        x = np.where(rng.random(s) < 0.5, rng.choice(specials, s), x)
+        args.append(np.ascontiguousarray(x, dtype))
+    return args
+
+
+def _alias_pairs(kernel):
+    """(input index, output index) of every array input an output may alias (same shape)."""
+    params = kernel.params
+    return [(i, o) for o, (_, out) in enumerate(params) if out
+            for i, (name, is_out) in enumerate(params)
+            if not is_out and name not in SCALARS and name != "b"]
+
+
+@pytest.mark.parametrize("size", [kernels.FUSED_FROM // 2, 4 * kernels.FUSED_FROM])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(kernels.KERNELS))
+def test_an_output_may_be_an_input(name, dtype, size, rng):
+    kernel = kernels.KERNELS[name]
+    for i, o in _alias_pairs(kernel):
+        args = _alias_inputs(kernel, dtype, size, rng)
+        apart = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        apart[o] = args[i].copy()           # the output starts as the input it aliases
+        aliased = list(args)
+        aliased[o] = aliased[i]
+        with np.errstate(all="ignore"):
+            kernel(*apart)
+            kernel(*aliased)
+        for k, (pname, out) in enumerate(kernel.params):
+            if out:
+                bad = _mismatches(aliased[k], apart[k])
+                assert not bad.any(), (f"{name} with {pname} = {kernel.params[i][0]}: "
+                                       + _explain(kernel, args, aliased[k], apart[k], bad,
+                                                  sides=("aliased", "apart")))
+
+
+def test_relu_grad_in_place_on_its_gradient_at_every_size():
+    """The call of the issue: relu_grad(a, g, g) is g * relu'(a), below and above FUSED_FROM."""
+    relu_grad = activations.ReLU.backward_kernel
+    for n in (2, 2 * kernels.FUSED_FROM):
+        a = np.tile([1.0, -1.0], n // 2)[None, :]
+        g = np.full_like(a, 2.0)
+        relu_grad(a, g, g)
+        assert g[0, :2].tolist() == [2.0, 0.0] and g.sum() == n
+
+
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"])
+def test_every_activation_backward_may_write_over_its_gradient(name, rng):
+    act = activations.get(name)
+    for m in (3, kernels.FUSED_FROM):
+        Z = rng.normal(size=(4, m))
+        A = np.empty_like(Z)
+        act.forward(Z, A)
+        dA = rng.normal(size=Z.shape)
+        want = np.empty_like(Z)
+        act.backward(A, dA.copy(), want)
+        act.backward(A, dA, dA)
+        np.testing.assert_array_equal(dA, want)
+        A2 = A.copy()
+        act.backward(A2, dA, A2)  # dZ over A
+        np.testing.assert_array_equal(A2, _backward(act, A, dA))
+
+
+def _backward(act, A, dA):
+    out = np.empty_like(A)
+    act.backward(A, dA, out)
+    return out
+
+
+@pytest.mark.gpu
+@requires_gpu
+@pytest.mark.parametrize("name", sorted(kernels.KERNELS))
+def test_an_output_may_be_an_input_on_the_device(name, rng):
+    import cupy
+
+    kernel = kernels.KERNELS[name]
+    for i, o in _alias_pairs(kernel):
+        args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a
+                for a in _alias_inputs(kernel, np.float64, 4096, rng)]
+        apart = [a.copy() if isinstance(a, cupy.ndarray) else a for a in args]
+        apart[o] = args[i].copy()
+        aliased = list(args)
+        aliased[o] = aliased[i]
+        kernel(*apart)
+        kernel(*aliased)
+        for k, (_, out) in enumerate(kernel.params):
+            if out:
+                assert not _mismatches(aliased[k].get(), apart[k].get()).any(), name

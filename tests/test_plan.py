@@ -125,3 +125,26 @@ def test_l2_adds_its_penalty_and_its_gradient_to_the_weights_only(rng):
     for name in net.params:
         extra = l2 / m * net.params[name] if name.startswith("W") else 0
         np.testing.assert_allclose(net.grads[name], g0[name] + extra, rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("out, loss", [("identity", "mse"), ("sigmoid", "bce"),
+                                       ("softmax", "cross_entropy"), ("tanh", "half_sse")])
+def test_cost_after_backward_leaves_the_contributions_alone(out, loss, rng):
+    """cost() once lent the output's dZ as its scratch: after backward() it overwrote dZ[L], and the
+    contributions read afterwards (dW[L] = dZ[L] A[L-1]^T) were wrong."""
+    net = gpubp.Network([3, 4, 2], activation="tanh", output=out, loss=loss, device="cpu",
+                        dtype="float64", seed=0)
+    X = rng.normal(size=(3, 6))
+    Y = np.eye(2)[:, rng.integers(0, 2, 6)] if loss in ("bce", "cross_entropy") else rng.normal(size=(2, 6))
+    plan = net.plan(6)
+    plan.stage({"X": X}, {net.outputs[0].name: Y})
+    plan.forward()
+    plan.backward()
+    grads = {name: g.copy() for name, g in net.grads.items()}
+    before = plan.contributions()
+    plan.cost()
+    after = plan.contributions()
+    for name, uses in before.items():
+        for use, value in uses.items():
+            np.testing.assert_array_equal(after[name][use], value)
+            np.testing.assert_allclose(value, grads[name], rtol=1e-12, atol=1e-15)
