@@ -7,11 +7,10 @@ Columns are examples; layers are numbered 1..L. See README.md for a tour.
 """
 
 from .backend import describe
-from .checkpoint import load
 from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .explain import explain
 from .gradcheck import gradcheck
-from .graph import Graph
+from .graph import Graph, load, save
 from .labels import one_hot
 from .network import Network
 from .rnn import ElmanRNN
@@ -21,4 +20,4 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = ["explain", "one_hot", "Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
-           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load"]
+           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load", "save"]

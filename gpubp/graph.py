@@ -27,17 +27,33 @@ show are written here, once, in :class:`Layer`.
 
 import collections
 import copy as _copy
+import json
+import os
 import threading
 
 import numpy as np
 
 from . import activations as _activations
-from . import backend
+from . import backend, checkpoint, specs
 from . import equations as _equations
 from . import losses as _losses
-from .errors import ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError
+from . import train as _train
+from .checks import check_batch_size
+from .errors import ArgumentTypeError, CheckpointError, ConfigError, DataError, GpubpError, ShapeError
 from .params import FlatArrays, Layout
 from .plan import Plan
+
+#: the kinds a checkpoint's architecture names: "Graph", and each class registered with
+#: :func:`register` (Network, ElmanRNN), which writes and reads its own constructor's fields
+KINDS = {}
+
+
+def register(cls):
+    """Class decorator: ``cls`` (a Graph subclass) is a kind of model of its own in checkpoints:
+    :meth:`Graph.spec` writes it with ``cls.spec_fields`` and :meth:`Graph.from_spec` rebuilds
+    it with ``cls.from_spec_fields``; ``cls.spec_counts`` gives its size without building it."""
+    KINDS[cls.__name__] = cls
+    return cls
 
 
 def as_dtype(dtype):
@@ -51,16 +67,6 @@ def as_dtype(dtype):
         raise ConfigError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
                          f"np.float32, ...); got {dtype!r}")
     return dt
-
-
-def check_batch_size(batch_size, optional=True):
-    """``batch_size`` as an int >= 1 (or None where ``optional``), else a ValueError that says so."""
-    if batch_size is None and optional:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer{' or None' if optional else ''}; "
-                         f"got {batch_size!r}")
-    return int(batch_size)
 
 
 def _check_name(name, taken):
@@ -651,18 +657,14 @@ class Graph:
         plan.backward()
         return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
 
-    def save(self, path):
-        """Write this model and its training state to ``path`` (:func:`gpubp.checkpoint.save`);
+    def save(self, path, metadata=None, allow_nonfinite=False):
+        """Write this model and its training state to ``path`` (:func:`gpubp.graph.save`);
         ``gpubp.load(path)`` brings it back, and ``fit`` then continues exactly."""
-        from .checkpoint import save  # checkpoint.py builds on this module, like train.py
-
-        save(self, path)
+        save(self, path, metadata=metadata, allow_nonfinite=allow_nonfinite)
 
     def fit(self, X, Y, **options):
         """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""
-        from .train import fit  # train.py builds on this module; the method is a convenience
-
-        return fit(self, X, Y, **options)
+        return _train.fit(self, X, Y, **options)
 
     def copy(self, dtype=None, device=None):
         """A new model with the same architecture and parameter values (cast and moved as asked),
@@ -679,6 +681,94 @@ class Graph:
         other.training = None
         other._plans, other._local = collections.OrderedDict(), threading.local()
         return other
+
+    # ---- its record: the architecture as JSON data (a checkpoint's "architecture") ------------
+
+    def spec(self):
+        """The architecture as JSON data: enough to rebuild the model, without parameter values.
+
+        ``{"kind": ...}`` names a registered kind (:data:`KINDS`), whose class writes its own
+        fields (``spec_fields``: a Network its constructor's arguments); any other graph, a
+        subclass of Network included, is written as a plain ``"Graph"`` (its inputs, parameters,
+        layers and outputs) and comes back as a :class:`Graph`. Every kind lists ``params``."""
+        self._complete()
+        cls = type(self) if KINDS.get(type(self).__name__) is type(self) else Graph
+        return {"kind": cls.__name__, **cls.spec_fields(self)}
+
+    def spec_fields(self):
+        return {
+            "inputs": [{"name": i.name, "n": i.n, "symbol": i.symbol, "size": i.size}
+                       for i in self.inputs.values()],
+            "params": self.param_specs(),
+            "layers": [{"name": l.name, "terms": [[t.W.name, t.A.name] for t in l.terms],
+                        "bias": l.bias.name if l.bias is not None else None,
+                        "activation": specs.activation_spec(l.activation), "symbol": l.symbol, "z": l.z,
+                        "dz": l.dz, "size": l.size}
+                       for l in self.layers.values()],
+            "outputs": [o.name for o in self.outputs],
+            "loss": specs.loss_spec(self.loss),
+            "seed": specs.seed_spec(self.seed),
+        }
+
+    def param_specs(self):
+        """``[{"name", "shape", "role"}, ...]``: enough to cut the flat buffer into parameters."""
+        return [{"name": p.name, "shape": list(p.shape), "role": p.role}
+                for p in self.param_nodes.values()]
+
+    @staticmethod
+    def from_spec(spec, dtype="float32", device=None, fields=None):
+        """The model :meth:`spec` describes, with fresh parameters (initialized by its seed).
+        ``fields``: a :class:`gpubp.checkpoint.Fields` naming where the spec comes from; every
+        malformed spec is a :class:`~gpubp.errors.CheckpointError`."""
+        f = fields or checkpoint.Fields("architecture")
+        cls = spec_kind(spec, f)
+        cls.spec_counts(spec, f)  # sizes checked before anything is allocated
+        seed = f.get(spec, "seed", int, optional=True)
+        try:
+            model = cls.from_spec_fields(spec, f, dtype, device, seed)
+        except CheckpointError:
+            raise
+        except (GpubpError, ValueError, TypeError, KeyError, OverflowError, MemoryError) as e:
+            # the builders' own checks: a duplicate name, a layer leading to no output, ...
+            raise f.error(f"cannot be rebuilt: {' '.join(str(e).split()) or type(e).__name__}") from None
+        specs.check_params(spec, model, f)
+        return model
+
+    @classmethod
+    def spec_counts(cls, spec, f):
+        """``(parameters, nodes)`` that ``spec`` builds, computed without building it."""
+        P = sum(specs.listed_shape(p, f)[0] * specs.listed_shape(p, f)[1] for p in f.get(spec, "params", list))
+        nodes = len(f.get(spec, "inputs", list)) + len(f.get(spec, "layers", list))
+        return specs.within_caps(P, nodes, f)
+
+    @classmethod
+    def from_spec_fields(cls, spec, f, dtype, device, seed):
+        g = cls(dtype=dtype, device=device, seed=seed)
+        nodes = {}
+        for i in f.get(spec, "inputs", list):
+            name = f.get(i, "name", str)
+            nodes[name] = g.input(name, f.count(i, "n"), symbol=f.get(i, "symbol", str, True),
+                                  size=f.get(i, "size", str, True))
+        params = {}
+        for p in f.get(spec, "params", list):
+            name, role, shape = f.get(p, "name", str), f.get(p, "role", str), specs.listed_shape(p, f)
+            if role not in ("weight", "bias") or role == "bias" and shape[1] != 1:
+                raise f.error(f"parameter {name!r} is a {role!r} of shape {shape}; expected a "
+                              f"'weight' or a 'bias' of shape (n, 1)")
+            params[name] = g.weight(name, shape) if role == "weight" else g.bias(name, shape[0])
+        for spec_l in f.get(spec, "layers", list):
+            name = f.get(spec_l, "name", str)
+            nodes[name] = g.layer(name, specs.layer_sum(spec_l, name, params, nodes, f),
+                                  activation=specs.activation_from_spec(f.get(spec_l, "activation", dict), f),
+                                  symbol=f.get(spec_l, "symbol", str, True), z=f.get(spec_l, "z", str, True),
+                                  dz=f.get(spec_l, "dz", str, True), size=f.get(spec_l, "size", str, True))
+        outputs = []
+        for name in f.get(spec, "outputs", list):
+            if not isinstance(name, str) or name not in g.layers:
+                raise f.error(f"output {name!r} is not a layer")
+            outputs.append(g.layers[name])
+        g.output(outputs, loss=specs.loss_from_spec(spec, f))
+        return g
 
     # ---- pickling: no module objects, no buffers; they are rebuilt -------------------------
 
@@ -725,3 +815,78 @@ def _check_finite(name, a):
         i, j = np.argwhere(bad)[0]
         raise DataError(f"{name} contains {int(bad.sum())} NaN or Inf value(s) (first at row {i}, "
                         f"column {j}); remove or impute them first")
+
+
+register(Graph)
+
+
+# ---- records: specs of the pieces, and the model file ----------------------------------------
+
+def spec_kind(spec, f):
+    """The class that rebuilds ``spec`` (by its ``"kind"``), or a CheckpointError."""
+    kind = f.get(spec, "kind", str)
+    if kind not in KINDS:
+        raise f.error(f"unknown model kind {kind!r}; this gpubp builds {', '.join(KINDS)}")
+    return KINDS[kind]
+
+
+def save(model, path, metadata=None, allow_nonfinite=False):
+    """Write ``model`` (a Network, ElmanRNN or any complete Graph) and its training state to
+    ``path``, atomically (see :mod:`gpubp.checkpoint` for the file).
+
+    ``metadata``: a dict of JSON data (str keys; str, finite numbers, bool, None, lists, dicts)
+    kept beside the model; :func:`load` gives it back as ``model.metadata``. By default the
+    model's own ``model.metadata`` (set by :func:`load`) travels on. A model whose parameters
+    (or optimizer state, or best parameters) hold NaN or inf is refused with a CheckpointError,
+    writing nothing, unless ``allow_nonfinite=True``.
+    """
+    if not isinstance(model, Graph):
+        raise ArgumentTypeError(f"save needs a gpubp Network, ElmanRNN or Graph; got {type(model).__name__}")
+    if model.params is None:
+        raise CheckpointError("cannot save an incomplete graph: call output(layer, loss=...) first")
+    if metadata is None:
+        metadata = getattr(model, "metadata", None)
+    entries = {"architecture": np.array(json.dumps(model.spec())),
+               "dtype": np.array(model.dtype.name),
+               "params": backend.to_host(model.params.flat)}
+    if model.training is not None:
+        record, arrays = model.training.record(model)
+        entries["training"] = np.array(json.dumps(record))
+        entries.update(arrays)
+    if metadata is not None:
+        entries["metadata"] = np.array(checkpoint.metadata_json(metadata))
+    checkpoint.write(path, entries, allow_nonfinite=allow_nonfinite)
+
+
+def load(path, device=None, allow_nonfinite=False):
+    """The model saved at ``path``, on ``device`` ("auto", "cpu", "gpu"; default GPUBP_DEVICE or
+    auto), with its training state if it had one: ``fit`` then continues exactly.
+
+    Raises :class:`~gpubp.errors.CheckpointError` for a file that is not a readable gpubp
+    checkpoint of a version this gpubp reads, whose entries do not match its architecture, or
+    whose parameters hold NaN or inf (unless ``allow_nonfinite=True``). Sizes are checked
+    against the architecture before anything is allocated.
+    """
+    path = os.fspath(path)
+    device = backend.resolve(device)  # a bad device name is the caller's error, not the file's
+    with checkpoint.Reader(path, allow_nonfinite=allow_nonfinite) as f:
+        arch = f.json("architecture")
+        dtype_name = f.string("dtype")
+        try:
+            dtype = as_dtype(dtype_name)
+        except ValueError:
+            raise f.error(f"'dtype' is {dtype_name!r}; a checkpoint holds float32 or float64") from None
+        fields = f.fields("architecture")
+        P = spec_kind(arch, fields).spec_counts(arch, fields)[0]
+        shape, stored = f.header("params")
+        if stored != dtype:
+            raise f.error(f"'params' is {stored.name} but 'dtype' says {dtype.name}")
+        if shape != (P,):
+            raise f.error(f"'params' has shape {shape} but the architecture needs ({P},), the "
+                          f"sizes of its parameters summed")
+        model = Graph.from_spec(arch, dtype, device, fields)
+        model.params.flat[...] = backend.to_device(f.array("params", finite=True), model.xp)
+        if "training" in f:
+            model.training = _train.TrainingState.restore(model, f.json("training"), f)
+        model.metadata = f.json("metadata", finite=True) if "metadata" in f else None
+    return model

@@ -21,11 +21,13 @@ import numpy as np
 
 from . import backend
 from .errors import ConfigError, GpubpError, ShapeError
-from .graph import Graph
+from .graph import Graph, register
+from .specs import activation_from_spec, activation_spec, loss_from_spec, loss_spec, seed_spec, within_caps
 
 OUTPUTS = ("last", "all")
 
 
+@register
 class ElmanRNN(Graph):
     """An Elman RNN unrolled over ``T`` steps (see the module docstring).
 
@@ -78,6 +80,28 @@ class ElmanRNN(Graph):
 
     def output(self, *args, **kwargs):
         raise GpubpError("an ElmanRNN is complete when made; build a gpubp.Graph for other outputs")
+
+    # ---- its record: the constructor's arguments ---------------------------------------------
+
+    def spec_fields(self):
+        return {"n_x": self.n_x, "n_h": self.n_h, "n_y": self.n_y, "T": self.T,
+                "activation": activation_spec(self.layers["h[1]"].activation),
+                "output": activation_spec(self.outputs[0].activation), "loss": loss_spec(self.loss),
+                "outputs": self.outputs_at, "seed": seed_spec(self.seed), "params": self.param_specs()}
+
+    @classmethod
+    def spec_counts(cls, spec, f):
+        n_x, n_h, n_y, T = (f.count(spec, k) for k in ("n_x", "n_h", "n_y", "T"))
+        P = n_h * (n_x + n_h + 1) + n_y * (n_h + 1)  # Wx, Wh, bh, Wy, by
+        return within_caps(P, 3 * T, f)  # T inputs, T states, up to T outputs
+
+    @classmethod
+    def from_spec_fields(cls, spec, f, dtype, device, seed):
+        return cls(*(f.count(spec, k) for k in ("n_x", "n_h", "n_y", "T")),
+                   activation=activation_from_spec(f.get(spec, "activation", dict), f),
+                   output=activation_from_spec(f.get(spec, "output", dict), f),
+                   loss=loss_from_spec(spec, f), outputs=f.get(spec, "outputs", str),
+                   dtype=dtype, device=device, seed=seed)
 
     # ---- (T, n, m) arrays <-> one (n, m) array per step -----------------------------------
 
