@@ -1,9 +1,14 @@
 """Checkpoints: round trips bit for bit, no pickle, errors that say what is wrong, atomic writes,
 and an exact resume (3 epochs + save + load + 2 epochs == 5 epochs in one go)."""
 
+import io
 import json
 import os
 import pickle
+import time
+import tracemalloc
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -688,3 +693,222 @@ def test_a_version_1_file_resumes_its_stopped_epoch_and_watch():
     X, Y = np.random.default_rng(1).normal(size=(3, 11)), np.full((2, 11), 0.5)
     net.fit(X, Y, epochs=1, batch_size=4, optimizer="adam", patience=3)  # finishes that epoch
     assert not net.training.mid_epoch
+
+
+# ---- a fault table: damaged files, and the error each must give ----------------------------------
+
+def raw_entries(path):
+    """``[(name, bytes, compress_type)]`` of the zip at ``path``, as stored."""
+    with zipfile.ZipFile(path) as z:
+        return [(i.filename, z.read(i), i.compress_type) for i in z.infolist()]
+
+
+def write_zip(path, items):
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as z:
+        warnings.simplefilter("ignore")  # "Duplicate name": wanted here
+        for name, data, compress in items:
+            z.writestr(name, data, compress_type=compress)
+
+
+def npy(array=None, header=None, tail=b""):
+    """The bytes of a .npy file: of ``array``, or of a ``header`` dict followed by ``tail``."""
+    buf = io.BytesIO()
+    if array is not None:
+        np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
+    else:
+        np.lib.format.write_array_header_1_0(buf, header)
+        buf.write(tail)
+    return buf.getvalue()
+
+
+def replace_entry(path, key, data, compress=zipfile.ZIP_STORED):
+    items = [(n, data if n == f"{key}.npy" else d, compress if n == f"{key}.npy" else c)
+             for n, d, c in raw_entries(path)]
+    if f"{key}.npy" not in [n for n, _, _ in items]:
+        items.append((f"{key}.npy", data, compress))
+    write_zip(path, items)
+
+
+def central_field(path, entry, offset, value, size=2):
+    """Overwrite a field of ``entry``'s record in the zip's central directory."""
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"PK\x01\x02")  # the first central record, then find ours
+    while True:
+        length = int.from_bytes(raw[at + 28:at + 30], "little")
+        if raw[at + 46:at + 46 + length] == f"{entry}.npy".encode():
+            break
+        at = raw.find(b"PK\x01\x02", at + 1)
+    raw[at + offset:at + offset + size] = value.to_bytes(size, "little")
+    path.write_bytes(bytes(raw))
+
+
+def nan_in(key):
+    def damage(path):
+        a = entries(path)[key].copy()
+        a[3] = np.nan
+        rewrite(path, **{key: a})
+    return damage
+
+
+def graph_edit(edit):
+    def damage(path):
+        make("graph").save(path)
+        edit_json(path, "architecture", edit)
+    return damage
+
+
+def huge_architecture(path):
+    """A 3 KB file whose architecture says 12000-12000-1: 144,024,001 parameters."""
+    def widen(a):
+        a["sizes"] = [12000, 12000, 1]
+        a["activation"], a["params"] = a["activation"][:1], [
+            {"name": "W[1]", "shape": [12000, 12000], "role": "weight"},
+            {"name": "b[1]", "shape": [12000, 1], "role": "bias"},
+            {"name": "W[2]", "shape": [1, 12000], "role": "weight"},
+            {"name": "b[2]", "shape": [1, 1], "role": "bias"}]
+    edit_json(path, "architecture", widen)
+
+
+def huge_params_header(path):
+    """The architecture's 54 parameters, but an entry whose header says 144 million."""
+    huge_architecture(path)
+    replace_entry(path, "params", npy(header={"descr": "<f4", "fortran_order": False,
+                                              "shape": (144024001,)}, tail=b"\0" * 64))
+
+
+def zeros_entry(key, n, compress=zipfile.ZIP_DEFLATED, header=None):
+    def damage(path):
+        with zipfile.ZipFile(path, "a", compression=compress) as z, \
+                z.open(f"{key}.npy", "w", force_zip64=True) as w:
+            w.write(npy(header=header or {"descr": "|u1", "fortran_order": False, "shape": (n,)}))
+            chunk = b"\0" * 2 ** 22
+            for _ in range(n // len(chunk)):
+                w.write(chunk)
+    return damage
+
+
+def deep_json(path):
+    rewrite(path, architecture=np.array("[" * 100_000 + "]" * 100_000))
+
+
+def big_endian(key):
+    def damage(path):
+        rewrite(path, **{key: entries(path)[key].astype(">f4")})
+    return damage
+
+
+FAULTS = [  # (name, damage(path of a trained Network's checkpoint), expected words)
+    ("duplicate layer name", graph_edit(lambda a: a["layers"][1].update(name="H1")),
+     r"architecture: cannot be rebuilt: the name 'H1' is already used"),
+    ("a layer leading to no output", graph_edit(lambda a: a.update(outputs=["Y1"])),
+     r"architecture: cannot be rebuilt: layer\(s\) Y2 lead to no output"),
+    ("an output listed twice", graph_edit(lambda a: a.update(outputs=["Y1", "Y1", "Y2"])),
+     r"architecture: cannot be rebuilt: output: a layer is listed twice"),
+    ("an unknown layer as output", graph_edit(lambda a: a.update(outputs=["Y1", 7])),
+     r"output 7 is not a layer"),
+    ("3 KB file saying 12000-12000-1", huge_architecture,
+     r"'params' has shape \(54,\) but the architecture needs \(144024001,\)"),
+    ("params header larger than its entry", huge_params_header,
+     r"entry 'params' is \d+ bytes in the zip directory but its header says float32 of shape "
+     r"\(144024001,\) \(576096\d+ bytes\)"),
+    ("directory size of a stored entry lies", lambda p: central_field(p, "params", 24, 2 ** 31, 4),
+     r"entry 'params' says it holds 2147483648 bytes in \d+ of a \d+-byte file"),
+    ("a compressed extra entry of 400 MB", zeros_entry("extra", 400 * 2 ** 20),
+     r"entry 'extra' says it holds 419430528 bytes in \d+ of a \d+-byte file; a truncated, "
+     r"corrupt or tampered file"),
+    ("a compressed metadata of 400 MB", zeros_entry("metadata", 100 * 2 ** 20, header={
+        "descr": "<U26214400", "fortran_order": False, "shape": ()}),
+     r"entry 'metadata' says it holds 1048577\d\d bytes in \d+ of a"),
+    ("an extra entry", lambda p: rewrite(p, extra=np.zeros(3)),
+     r"unknown entry 'extra'; a gpubp checkpoint holds format, version"),
+    ("flipped compression byte", lambda p: central_field(p, "params", 10, 0x63),
+     r"entry 'params' uses zip compression method 99; a checkpoint's entries are stored or "
+     r"deflated"),
+    ("100,000 nested JSON lists", deep_json, r"'architecture' is JSON nested too deeply to read"),
+    ("big-endian params", big_endian("params"),
+     r"entry 'params' is stored big-endian \('>f4'\); a gpubp checkpoint holds little-endian "
+     r"arrays \('<f4'\)"),
+    ("big-endian adam moment", big_endian("optimizer_state_1"),
+     r"entry 'optimizer_state_1' is stored big-endian"),
+    ("NaN in params", nan_in("params"), r"'params' holds 1 NaN or inf value\(s\)"),
+    ("NaN in best_params", nan_in("best_params"), r"'best_params' holds 1 NaN or inf value\(s\)"),
+    ("NaN in an adam moment", nan_in("optimizer_state_0"),
+     r"'optimizer_state_0' holds 1 NaN or inf value\(s\)"),
+    ("the same entry twice", lambda p: write_zip(p, raw_entries(p) + raw_entries(p)[-1:]),
+     r"the zip holds '\w+.npy' twice"),
+    ("an entry that is not .npy", lambda p: write_zip(p, raw_entries(p) + [("x.txt", b"hi", 0)]),
+     r"the zip holds 'x.txt' \(not an .npy array\)"),
+    ("an unknown optimizer state", lambda p: rewrite(p, optimizer_state_9=np.zeros(3)),
+     r"unknown entry 'optimizer_state_9'"),
+    ("a garbled .npy header", lambda p: replace_entry(p, "dtype", b"\x93NUMPY\x01\x00\x10\x00{'descr': 1}  \n"),
+     r"entry 'dtype' has no readable .npy header"),
+    ("a truncated entry", lambda p: replace_entry(p, "params", npy(np.zeros(54, np.float32))[:-8]),
+     r"entry 'params' is \d+ bytes in the zip directory but its header says"),
+    ("a text entry of 20 M characters", lambda p: replace_entry(p, "metadata", npy(
+        header={"descr": "<U20000000", "fortran_order": False, "shape": ()})),
+     r"entry 'metadata' holds 20000000 characters; a gpubp checkpoint's text holds at most"),
+    ("a complex array", lambda p: rewrite(p, params=entries(p)["params"].astype(np.complex64)),
+     r"entry 'params' has dtype complex64"),
+]
+
+
+@pytest.mark.parametrize("damage, words", [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
+def test_a_damaged_file_is_a_checkpoint_error_that_says_what(damage, words, tmp_path):
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.01, patience=5)
+    assert net.training.best_params is not None
+    path = tmp_path / "net.ckpt"
+    net.save(path)
+    damage(path)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        load_error(path, words)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # refused from the sizes, not after reading or allocating them
+    assert time.perf_counter() - start < 5 and peak < 64 * 2 ** 20
+
+
+def test_a_file_without_nan_loads_after_the_same_steps(tmp_path):
+    """The fault table's starting file loads (so each fault is what makes its load fail)."""
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.01, patience=5)
+    net.save(tmp_path / "ok")
+    assert gpubp.load(tmp_path / "ok", device="cpu").training.best_params is not None
+    make("graph").save(tmp_path / "g")
+    assert type(gpubp.load(tmp_path / "g", device="cpu")) is gpubp.Graph
+
+
+def test_save_refuses_non_finite_parameters_unless_asked(tmp_path):
+    net = make("network")
+    net.W[2][1, 1] = np.inf
+    with pytest.raises(GpubpError, match=r"cannot save .*'params' holds 1 NaN or inf value\(s\) "
+                                         r"\(did the training diverge\?\); pass allow_nonfinite=True"):
+        net.save(tmp_path / "m")
+    with pytest.raises(GpubpError, match="allow_nonfinite=True"):
+        gpubp.save(net, tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+    net.save(tmp_path / "m", allow_nonfinite=True)
+    load_error(tmp_path / "m", r"'params' holds 1 NaN or inf value\(s\)")
+    back = gpubp.load(tmp_path / "m", device="cpu", allow_nonfinite=True)
+    assert np.isinf(back.W[2][1, 1])
+
+
+def test_save_refuses_non_finite_optimizer_state(tmp_path):
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer="momentum")
+    net.training.optimizer.state[0][0][5] = np.nan
+    with pytest.raises(CheckpointError, match=r"'optimizer_state_0' holds 1 NaN"):
+        net.save(tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_folder_names_the_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r"the folder .*nowhere does not exist; create it"):
+        make("network").save(tmp_path / "nowhere" / "m")
+    assert os.listdir(tmp_path) == []
