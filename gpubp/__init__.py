@@ -10,10 +10,11 @@ from .backend import describe
 from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .explain import explain
 from .gradcheck import gradcheck
-from .graph import Graph, load, save
+from .graph import Graph
 from .labels import one_hot
 from .network import Network
 from .rnn import ElmanRNN
+from .saving import load, save
 from .trace import trace
 from .train import History, fit
 

@@ -1,9 +1,22 @@
-"""Checks of arguments that several layers share (the graph's forward and cost, fit), kept below
-them all so that imports point one way."""
+"""Checks of arguments that several modules share (a dtype, a batch size), kept below them all so
+that imports point one way."""
 
 import numpy as np
 
 from .errors import ConfigError
+
+
+def as_dtype(dtype):
+    """``np.float32`` or ``np.float64`` from any spelling (``"float32"``, ``"f4"``, ``np.float32``, ...)."""
+    try:
+        # np.dtype(None) is float64, and a dtype compares equal to None: refuse None first
+        dt = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in ("float32", "float64"):
+        raise ConfigError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
+                         f"np.float32, ...); got {dtype!r}")
+    return dt
 
 
 def check_batch_size(batch_size, optional=True):

@@ -22,202 +22,32 @@ Backward through a graph, for a layer ``Z = W_1 A_1 + W_2 A_2 + b``, ``A = chi(Z
 Shapes are checked when the graph is built; :meth:`Graph.output` completes it and allocates the
 parameters (one flat buffer, :mod:`gpubp.params`). The schedule that runs these equations is
 :class:`gpubp.plan.Plan`. The equations, names and shapes that error messages (and explanations)
-show are written here, once, in :class:`Layer`.
+show are written in :class:`gpubp.nodes.Layer`, once.
+
+A graph writes its own record: :meth:`Graph.spec` is its architecture as JSON data and
+:meth:`Graph.from_spec` rebuilds it (Network and ElmanRNN register as kinds of their own, see
+:mod:`gpubp.specs`); :meth:`Graph.save` writes it with its parameters and training state
+(:mod:`gpubp.saving`). This module is over 500 lines because it is one class, the graph: its
+building, the checks of data at its edge and its plans; the pieces of its equations live in
+:mod:`gpubp.nodes`, its records' fields in :mod:`gpubp.specs`.
 """
 
 import collections
 import copy as _copy
-import json
-import os
 import threading
 
 import numpy as np
 
 from . import activations as _activations
-from . import backend, checkpoint, specs
+from . import backend, checkpoint, saving, specs
 from . import equations as _equations
 from . import losses as _losses
 from . import train as _train
-from .checks import check_batch_size
+from .checks import as_dtype, check_batch_size
 from .errors import ArgumentTypeError, CheckpointError, ConfigError, DataError, GpubpError, ShapeError
+from .nodes import Expr, Input, Layer, Param, check_name
 from .params import FlatArrays, Layout
 from .plan import Plan
-
-#: the kinds a checkpoint's architecture names: "Graph", and each class registered with
-#: :func:`register` (Network, ElmanRNN), which writes and reads its own constructor's fields
-KINDS = {}
-
-
-def register(cls):
-    """Class decorator: ``cls`` (a Graph subclass) is a kind of model of its own in checkpoints:
-    :meth:`Graph.spec` writes it with ``cls.spec_fields`` and :meth:`Graph.from_spec` rebuilds
-    it with ``cls.from_spec_fields``; ``cls.spec_counts`` gives its size without building it."""
-    KINDS[cls.__name__] = cls
-    return cls
-
-
-def as_dtype(dtype):
-    """``np.float32`` or ``np.float64`` from any spelling (``"float32"``, ``"f4"``, ``np.float32``, ...)."""
-    try:
-        # np.dtype(None) is float64, and a dtype compares equal to None: refuse None first
-        dt = np.dtype(dtype) if dtype is not None else None
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in ("float32", "float64"):
-        raise ConfigError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
-                         f"np.float32, ...); got {dtype!r}")
-    return dt
-
-
-def _check_name(name, taken):
-    if not isinstance(name, str) or not name:
-        raise ArgumentTypeError(f"a name must be a non-empty string; got {name!r}")
-    if name in taken:
-        raise GpubpError(f"the name {name!r} is already used in this graph by {taken[name]}; "
-                         f"every input, parameter and layer needs its own name")
-
-
-# ---- the pieces of an equation ------------------------------------------------------------
-
-class Node:
-    """Something with ``n`` rows per example: an input or a layer. ``A`` of it is ``(n, m)``."""
-
-    kind = "node"
-    __array_ufunc__ = None  # an array @ node reaches __rmatmul__ and its message, not NumPy's
-
-    def __init__(self, name, n, symbol=None, size=None):
-        self.name = name            # the key of its data (inputs) or of its trace (layers)
-        self.n = int(n)
-        self.symbol = symbol or name  # how equations write it: A[0], A[1], H1, ...
-        self.size = size            # how the notes write n: "n[0]", or None
-
-    def __rmatmul__(self, W):
-        raise ArgumentTypeError(f"{W!r} @ {self.symbol}: the left factor must be a parameter from "
-                        f"graph.weight(...)")
-
-    def __repr__(self):
-        return f"{self.kind} {self.symbol} ({self.n}, m)"
-
-    @property
-    def label(self):
-        """``A[0] = X`` where the symbol and the name differ, else the name."""
-        return self.symbol if self.symbol == self.name else f"{self.symbol} = {self.name}"
-
-
-class Input(Node):
-    kind = "input"
-
-
-class Param:
-    """A weight ``(rows, cols)`` or a bias ``(n, 1)``: ``W @ A`` makes a term, ``... + b`` adds a bias."""
-
-    def __init__(self, name, shape, role):
-        self.name = name
-        self.shape = tuple(int(s) for s in shape)
-        self.role = role  # "weight" or "bias"
-
-    def __matmul__(self, node):
-        if not isinstance(node, Node):
-            raise ArgumentTypeError(f"{self.name} @ {node!r}: the right factor must be an input or a layer "
-                            f"of the graph")
-        return Expr([Term(self, node)], None)
-
-    def __add__(self, other):
-        return Expr([], self) + other
-
-    __radd__ = __add__
-
-    def __repr__(self):
-        return f"{self.role} {self.name} {self.shape}"
-
-
-class Term:
-    """``W A``: one product of a layer's sum."""
-
-    def __init__(self, W, A):
-        self.W, self.A = W, A
-
-    def __str__(self):
-        return f"{self.W.name} {self.A.symbol}"
-
-
-class Expr:
-    """``W_1 A_1 + W_2 A_2 + ... (+ b)``: what a layer sums before its activation."""
-
-    def __init__(self, terms, bias):
-        self.terms, self.bias = list(terms), bias
-
-    def __add__(self, other):
-        if other is None:
-            return self
-        if isinstance(other, Param):
-            other = Expr([], other)
-        if not isinstance(other, Expr):
-            raise ArgumentTypeError(f"cannot add {other!r} to {self}: a layer sums terms W @ A and one "
-                            f"bias parameter")
-        if self.bias is not None and other.bias is not None:
-            raise GpubpError(f"{self} + {other}: a layer takes at most one bias")
-        return Expr(self.terms + other.terms, self.bias or other.bias)
-
-    __radd__ = __add__
-
-    def __str__(self):
-        parts = [str(t) for t in self.terms] + ([self.bias.name] if self.bias else [])
-        return " + ".join(parts)
-
-
-class Layer(Node):
-    """``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)``; ``A`` is ``(n, m)``.
-
-    ``z`` and ``dz`` are the symbols of its pre-activation and of dCost/dZ (``Z[1]``, ``dZ[1]`` in
-    a chain; ``Z_H1``, ``dZ_H1`` in a graph).
-    """
-
-    kind = "layer"
-
-    def __init__(self, name, expr, activation, symbol=None, z=None, dz=None, size=None):
-        self.terms, self.bias, self.activation = expr.terms, expr.bias, activation
-        super().__init__(name, expr.terms[0].W.shape[0], symbol, size)
-        self.z = z or f"Z_{name}"
-        self.dz = dz or f"d{self.z}"
-
-    def equations(self):
-        """``[Z = sum_k W_k A_k (+ b), A = chi(Z)]`` as :class:`gpubp.equations.Equation` objects."""
-        return _equations.forward(self)
-
-    def equation(self):
-        """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms (error messages quote it)."""
-        return str(self.equations()[0])
-
-    def check_term(self, term, A_shape, data=None):
-        """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
-        cannot be formed with ``A`` of shape ``A_shape``: ``(n,)`` when the graph is built, or the
-        shape of data the user passed, named ``data`` (``"X"``, ``"validation X"``, ...)."""
-        W, A = term.W, term.A
-        shape = tuple(A_shape) if data else (A_shape[0], "m")
-        show = "(" + ", ".join(str(s) for s in shape) + ")"
-        label = A.label if not data else (data if data == A.symbol else f"{A.symbol} = {data}")
-        if data and len(shape) != 2:
-            hint = ""
-            if len(shape) == 1 and A.n == 1:
-                hint = (f"; with {A.size or 'n'} = 1 input row, {data} is one row of m examples: "
-                        f"pass {data}.reshape(1, -1)")
-            elif len(shape) == 1 and shape[0] == A.n:
-                hint = f"; for a single example use {data}.reshape(-1, 1)"
-            raise ShapeError(f"{self.equation()}: {label} must be 2-D ({A.size or A.n}, m) = "
-                             f"({A.n}, m), one column per example; got shape {shape}{hint}")
-        if W.shape[1] != A_shape[0]:
-            must = f"({A.size}, m) = ({W.shape[1]}, m)" if A.size else f"({W.shape[1]}, m)"
-            hint = ""
-            if data and isinstance(A, Input) and A_shape[1] == W.shape[1]:
-                hint = f"; {data} looks transposed (rows as examples): pass {data}.T"
-            raise ShapeError(f"{self.equation()}: {W.name} is {W.shape} but {label} is {show}; "
-                             f"inner sizes {W.shape[1]} != {A_shape[0]} (columns are examples: "
-                             f"{label} must be {must}){hint}")
-
-    def __repr__(self):
-        return f"layer {self.symbol} = {self.activation.name}({Expr(self.terms, self.bias)})"
-
 
 # ---- the graph ------------------------------------------------------------------------------
 
@@ -264,7 +94,7 @@ class Graph:
     def input(self, name, n, symbol=None, size=None):
         """An input of ``n`` rows per example: its data is ``(n, m)``, one column per example."""
         self._building(f"input {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"input {name!r}: n must be a positive integer; got {n!r}")
         node = Input(name, n, symbol, size)
@@ -286,7 +116,7 @@ class Graph:
 
     def _param(self, name, shape, role):
         self._building(f"{role} {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         given = shape
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         if shape is None or len(shape) != 2 or not all(
@@ -305,7 +135,7 @@ class Graph:
         ``bias=True`` adds a new bias parameter ``b_<name>`` (zeros) when ``expr`` has none.
         """
         self._building(f"layer {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         if isinstance(expr, Param):
             raise ArgumentTypeError(f"layer {name!r}: {expr.name} alone is not a layer's sum; write "
                             f"{expr.name} @ A for a term")
@@ -333,7 +163,7 @@ class Graph:
                 raise ShapeError(f"{layer.equation()}: {b.name} is {b.shape} but the terms give "
                                  f"({layer.n}, m), so {b.name} must be ({layer.n}, 1)")
         elif bias:  # made only now, so that a refused layer leaves nothing behind
-            _check_name(f"b_{name}", self._names)
+            check_name(f"b_{name}", self._names)
             layer = Layer(name, expr + self.bias(f"b_{name}", layer.n), act, symbol, z, dz, size)
         self.layers[name] = layer
         self._names[name] = repr(layer)
@@ -658,9 +488,9 @@ class Graph:
         return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
 
     def save(self, path, metadata=None, allow_nonfinite=False):
-        """Write this model and its training state to ``path`` (:func:`gpubp.graph.save`);
+        """Write this model and its training state to ``path`` (:func:`gpubp.saving.save`);
         ``gpubp.load(path)`` brings it back, and ``fit`` then continues exactly."""
-        save(self, path, metadata=metadata, allow_nonfinite=allow_nonfinite)
+        saving.save(self, path, metadata=metadata, allow_nonfinite=allow_nonfinite)
 
     def fit(self, X, Y, **options):
         """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""
@@ -687,28 +517,18 @@ class Graph:
     def spec(self):
         """The architecture as JSON data: enough to rebuild the model, without parameter values.
 
-        ``{"kind": ...}`` names a registered kind (:data:`KINDS`), whose class writes its own
+        ``{"kind": ...}`` names a registered kind (:data:`gpubp.specs.KINDS`), whose class writes its own
         fields (``spec_fields``: a Network its constructor's arguments); any other graph, a
         subclass of Network included, is written as a plain ``"Graph"`` (its inputs, parameters,
         layers and outputs) and comes back as a :class:`Graph`. Every kind lists ``params``."""
         self._complete()
-        cls = type(self) if KINDS.get(type(self).__name__) is type(self) else Graph
+        cls = type(self) if specs.KINDS.get(type(self).__name__) is type(self) else Graph
         return {"kind": cls.__name__, **cls.spec_fields(self)}
 
     def spec_fields(self):
-        return {
-            "inputs": [{"name": i.name, "n": i.n, "symbol": i.symbol, "size": i.size}
-                       for i in self.inputs.values()],
-            "params": self.param_specs(),
-            "layers": [{"name": l.name, "terms": [[t.W.name, t.A.name] for t in l.terms],
-                        "bias": l.bias.name if l.bias is not None else None,
-                        "activation": specs.activation_spec(l.activation), "symbol": l.symbol, "z": l.z,
-                        "dz": l.dz, "size": l.size}
-                       for l in self.layers.values()],
-            "outputs": [o.name for o in self.outputs],
-            "loss": specs.loss_spec(self.loss),
-            "seed": specs.seed_spec(self.seed),
-        }
+        """The fields of this kind's spec (besides "kind"): a plain graph's inputs, parameters,
+        layers, outputs, loss and seed. A registered kind writes its constructor's instead."""
+        return specs.graph_fields(self)
 
     def param_specs(self):
         """``[{"name", "shape", "role"}, ...]``: enough to cut the flat buffer into parameters."""
@@ -721,7 +541,7 @@ class Graph:
         ``fields``: a :class:`gpubp.checkpoint.Fields` naming where the spec comes from; every
         malformed spec is a :class:`~gpubp.errors.CheckpointError`."""
         f = fields or checkpoint.Fields("architecture")
-        cls = spec_kind(spec, f)
+        cls = specs.spec_kind(spec, f)
         cls.spec_counts(spec, f)  # sizes checked before anything is allocated
         seed = f.get(spec, "seed", int, optional=True)
         try:
@@ -730,45 +550,22 @@ class Graph:
             raise
         except (GpubpError, ValueError, TypeError, KeyError, OverflowError, MemoryError) as e:
             # the builders' own checks: a duplicate name, a layer leading to no output, ...
-            raise f.error(f"cannot be rebuilt: {' '.join(str(e).split()) or type(e).__name__}") from None
+            why = " ".join(str(e).split()) or type(e).__name__
+            raise f.error(f"cannot be rebuilt: {why}") from None
         specs.check_params(spec, model, f)
         return model
 
     @classmethod
     def spec_counts(cls, spec, f):
         """``(parameters, nodes)`` that ``spec`` builds, computed without building it."""
-        P = sum(specs.listed_shape(p, f)[0] * specs.listed_shape(p, f)[1] for p in f.get(spec, "params", list))
+        P = sum(int(np.prod(specs.listed_shape(p, f))) for p in f.get(spec, "params", list))
         nodes = len(f.get(spec, "inputs", list)) + len(f.get(spec, "layers", list))
         return specs.within_caps(P, nodes, f)
 
     @classmethod
     def from_spec_fields(cls, spec, f, dtype, device, seed):
-        g = cls(dtype=dtype, device=device, seed=seed)
-        nodes = {}
-        for i in f.get(spec, "inputs", list):
-            name = f.get(i, "name", str)
-            nodes[name] = g.input(name, f.count(i, "n"), symbol=f.get(i, "symbol", str, True),
-                                  size=f.get(i, "size", str, True))
-        params = {}
-        for p in f.get(spec, "params", list):
-            name, role, shape = f.get(p, "name", str), f.get(p, "role", str), specs.listed_shape(p, f)
-            if role not in ("weight", "bias") or role == "bias" and shape[1] != 1:
-                raise f.error(f"parameter {name!r} is a {role!r} of shape {shape}; expected a "
-                              f"'weight' or a 'bias' of shape (n, 1)")
-            params[name] = g.weight(name, shape) if role == "weight" else g.bias(name, shape[0])
-        for spec_l in f.get(spec, "layers", list):
-            name = f.get(spec_l, "name", str)
-            nodes[name] = g.layer(name, specs.layer_sum(spec_l, name, params, nodes, f),
-                                  activation=specs.activation_from_spec(f.get(spec_l, "activation", dict), f),
-                                  symbol=f.get(spec_l, "symbol", str, True), z=f.get(spec_l, "z", str, True),
-                                  dz=f.get(spec_l, "dz", str, True), size=f.get(spec_l, "size", str, True))
-        outputs = []
-        for name in f.get(spec, "outputs", list):
-            if not isinstance(name, str) or name not in g.layers:
-                raise f.error(f"output {name!r} is not a layer")
-            outputs.append(g.layers[name])
-        g.output(outputs, loss=specs.loss_from_spec(spec, f))
-        return g
+        """The model of :meth:`spec_fields`'s fields (read with ``f``), through the public builder."""
+        return specs.build_graph(cls(dtype=dtype, device=device, seed=seed), spec, f)
 
     # ---- pickling: no module objects, no buffers; they are rebuilt -------------------------
 
@@ -817,76 +614,4 @@ def _check_finite(name, a):
                         f"column {j}); remove or impute them first")
 
 
-register(Graph)
-
-
-# ---- records: specs of the pieces, and the model file ----------------------------------------
-
-def spec_kind(spec, f):
-    """The class that rebuilds ``spec`` (by its ``"kind"``), or a CheckpointError."""
-    kind = f.get(spec, "kind", str)
-    if kind not in KINDS:
-        raise f.error(f"unknown model kind {kind!r}; this gpubp builds {', '.join(KINDS)}")
-    return KINDS[kind]
-
-
-def save(model, path, metadata=None, allow_nonfinite=False):
-    """Write ``model`` (a Network, ElmanRNN or any complete Graph) and its training state to
-    ``path``, atomically (see :mod:`gpubp.checkpoint` for the file).
-
-    ``metadata``: a dict of JSON data (str keys; str, finite numbers, bool, None, lists, dicts)
-    kept beside the model; :func:`load` gives it back as ``model.metadata``. By default the
-    model's own ``model.metadata`` (set by :func:`load`) travels on. A model whose parameters
-    (or optimizer state, or best parameters) hold NaN or inf is refused with a CheckpointError,
-    writing nothing, unless ``allow_nonfinite=True``.
-    """
-    if not isinstance(model, Graph):
-        raise ArgumentTypeError(f"save needs a gpubp Network, ElmanRNN or Graph; got {type(model).__name__}")
-    if model.params is None:
-        raise CheckpointError("cannot save an incomplete graph: call output(layer, loss=...) first")
-    if metadata is None:
-        metadata = getattr(model, "metadata", None)
-    entries = {"architecture": np.array(json.dumps(model.spec())),
-               "dtype": np.array(model.dtype.name),
-               "params": backend.to_host(model.params.flat)}
-    if model.training is not None:
-        record, arrays = model.training.record(model)
-        entries["training"] = np.array(json.dumps(record))
-        entries.update(arrays)
-    if metadata is not None:
-        entries["metadata"] = np.array(checkpoint.metadata_json(metadata))
-    checkpoint.write(path, entries, allow_nonfinite=allow_nonfinite)
-
-
-def load(path, device=None, allow_nonfinite=False):
-    """The model saved at ``path``, on ``device`` ("auto", "cpu", "gpu"; default GPUBP_DEVICE or
-    auto), with its training state if it had one: ``fit`` then continues exactly.
-
-    Raises :class:`~gpubp.errors.CheckpointError` for a file that is not a readable gpubp
-    checkpoint of a version this gpubp reads, whose entries do not match its architecture, or
-    whose parameters hold NaN or inf (unless ``allow_nonfinite=True``). Sizes are checked
-    against the architecture before anything is allocated.
-    """
-    path = os.fspath(path)
-    device = backend.resolve(device)  # a bad device name is the caller's error, not the file's
-    with checkpoint.Reader(path, allow_nonfinite=allow_nonfinite) as f:
-        arch = f.json("architecture")
-        dtype_name = f.string("dtype")
-        try:
-            dtype = as_dtype(dtype_name)
-        except ValueError:
-            raise f.error(f"'dtype' is {dtype_name!r}; a checkpoint holds float32 or float64") from None
-        fields = f.fields("architecture")
-        P = spec_kind(arch, fields).spec_counts(arch, fields)[0]
-        shape, stored = f.header("params")
-        if stored != dtype:
-            raise f.error(f"'params' is {stored.name} but 'dtype' says {dtype.name}")
-        if shape != (P,):
-            raise f.error(f"'params' has shape {shape} but the architecture needs ({P},), the "
-                          f"sizes of its parameters summed")
-        model = Graph.from_spec(arch, dtype, device, fields)
-        model.params.flat[...] = backend.to_device(f.array("params", finite=True), model.xp)
-        if "training" in f:
-            model.training = _train.TrainingState.restore(model, f.json("training"), f)
-        model.metadata = f.json("metadata", finite=True) if "metadata" in f else None
-    return model
+specs.register(Graph)

@@ -24,8 +24,9 @@ import numpy as np
 from . import activations as _activations
 from .errors import ArgumentTypeError, ConfigError, GpubpError, LayerIndexError, ShapeError
 from .graph import Gradients as _GraphGradients
-from .graph import Graph, register
-from .specs import activation_from_spec, activation_spec, loss_from_spec, loss_spec, seed_spec, within_caps
+from .graph import Graph
+from .specs import (activation_from_spec, activation_spec, loss_from_spec, loss_spec, register,
+                    seed_spec, within_caps)
 
 
 class LayerList:

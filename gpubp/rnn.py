@@ -21,8 +21,9 @@ import numpy as np
 
 from . import backend
 from .errors import ConfigError, GpubpError, ShapeError
-from .graph import Graph, register
-from .specs import activation_from_spec, activation_spec, loss_from_spec, loss_spec, seed_spec, within_caps
+from .graph import Graph
+from .specs import (activation_from_spec, activation_spec, loss_from_spec, loss_spec, register,
+                    seed_spec, within_caps)
 
 OUTPUTS = ("last", "all")
 

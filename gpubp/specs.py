@@ -17,6 +17,26 @@ from .errors import CheckpointError
 #: a rebuilt model has at most this many inputs and layers
 MAX_NODES = 100_000
 
+#: the kinds a checkpoint's architecture names: "Graph", and each class registered with
+#: :func:`register` (Network, ElmanRNN), which writes and reads its own constructor's fields
+KINDS = {}
+
+
+def register(cls):
+    """Class decorator: ``cls`` (a Graph subclass) is a kind of model of its own in checkpoints:
+    :meth:`Graph.spec` writes it with ``cls.spec_fields`` and :meth:`Graph.from_spec` rebuilds
+    it with ``cls.from_spec_fields``; ``cls.spec_counts`` gives its size without building it."""
+    KINDS[cls.__name__] = cls
+    return cls
+
+
+def spec_kind(spec, f):
+    """The class that rebuilds ``spec`` (by its ``"kind"``), or a CheckpointError."""
+    kind = f.get(spec, "kind", str)
+    if kind not in KINDS:
+        raise f.error(f"unknown model kind {kind!r}; this gpubp builds {', '.join(KINDS)}")
+    return KINDS[kind]
+
 
 def seed_spec(seed):
     """The seed as JSON data, or None: it matters after a load only to a first fit without
@@ -114,3 +134,50 @@ def check_params(spec, model, f):
                           f"builds has {b[2]} {b[0]} {b[1]}")
     if len(listed) != len(built):
         raise f.error(f"{len(listed)} parameters are listed but the model it builds has {len(built)}")
+
+
+def graph_fields(g):
+    """A plain graph's spec fields: inputs, parameters, layers (terms ``[W, A]``, bias,
+    activation, symbols), outputs, loss and seed; rebuilt by :func:`build_graph`."""
+    return {
+        "inputs": [{"name": i.name, "n": i.n, "symbol": i.symbol, "size": i.size}
+                   for i in g.inputs.values()],
+        "params": g.param_specs(),
+        "layers": [{"name": l.name, "terms": [[t.W.name, t.A.name] for t in l.terms],
+                    "bias": l.bias.name if l.bias is not None else None,
+                    "activation": activation_spec(l.activation), "symbol": l.symbol, "z": l.z,
+                    "dz": l.dz, "size": l.size}
+                   for l in g.layers.values()],
+        "outputs": [o.name for o in g.outputs],
+        "loss": loss_spec(g.loss),
+        "seed": seed_spec(g.seed),
+    }
+
+
+def build_graph(g, spec, f):
+    """Build :func:`graph_fields`'s ``spec`` into the empty graph ``g`` with its public builder
+    (``g.input``, ``g.weight``, ``g.bias``, ``g.layer``, ``g.output``); returns ``g``."""
+    text = {"symbol", "z", "dz", "size"}
+    nodes, params = {}, {}
+    for i in f.get(spec, "inputs", list):
+        name = f.get(i, "name", str)
+        nodes[name] = g.input(name, f.count(i, "n"), symbol=f.get(i, "symbol", str, True),
+                              size=f.get(i, "size", str, True))
+    for p in f.get(spec, "params", list):
+        name, role, shape = f.get(p, "name", str), f.get(p, "role", str), listed_shape(p, f)
+        if role not in ("weight", "bias") or role == "bias" and shape[1] != 1:
+            raise f.error(f"parameter {name!r} is a {role!r} of shape {shape}; expected a "
+                          f"'weight' or a 'bias' of shape (n, 1)")
+        params[name] = g.weight(name, shape) if role == "weight" else g.bias(name, shape[0])
+    for layer in f.get(spec, "layers", list):
+        name = f.get(layer, "name", str)
+        nodes[name] = g.layer(name, layer_sum(layer, name, params, nodes, f),
+                              activation=activation_from_spec(f.get(layer, "activation", dict), f),
+                              **{k: f.get(layer, k, str, True) for k in text})
+    outputs = []
+    for name in f.get(spec, "outputs", list):
+        if not isinstance(name, str) or name not in g.layers:
+            raise f.error(f"output {name!r} is not a layer")
+        outputs.append(g.layers[name])
+    g.output(outputs, loss=loss_from_spec(spec, f))
+    return g
