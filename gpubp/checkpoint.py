@@ -101,11 +101,12 @@ def metadata_json(metadata):
         raise ArgumentTypeError(f"metadata must be a dict (a JSON object); got {type(metadata).__name__}")
     try:
         text = json.dumps(metadata, allow_nan=False)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         # TypeError: an object JSON has no form for (an array, a set...); ValueError: NaN or inf,
         # or a circular reference. Keys that are not strings would come back as strings: refused.
-        raise type(e)(f"metadata must be JSON data (str keys; str, finite numbers, bool, None, "
-                      f"lists, dicts): {e}") from None
+        error = ArgumentTypeError if isinstance(e, TypeError) else ConfigError
+        raise error(f"metadata must be JSON data (str keys; str, finite numbers, bool, None, "
+                    f"lists, dicts): {_one_line(e)}") from None
     if json.loads(text) != metadata:
         raise ArgumentTypeError("metadata must be JSON data that comes back as it went in: its keys must "
                                 "be strings and its sequences lists (not tuples)")
@@ -114,8 +115,10 @@ def metadata_json(metadata):
 
 def _write_atomic(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale(folder, os.path.basename(path))
     while True:  # O_EXCL: a name nobody else holds; a new file's mode follows the umask
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-"
+                                   f"{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
@@ -144,6 +147,36 @@ def _write_atomic(path, arrays):
         pass
     finally:
         os.close(dfd)
+
+
+def _remove_stale(folder, name):
+    """Remove the temporaries that a save to ``name`` left when its process was killed
+    (SIGKILL, a power cut): ``.<name>.<pid>-<hex>.tmp`` whose process no longer runs on this
+    machine. A save in progress elsewhere keeps its own."""
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]{12}\.tmp")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for other in names:
+        m = pattern.fullmatch(other)
+        if m and not _running(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(folder, other))
+            except OSError:
+                pass
+
+
+def _running(pid):
+    if pid == os.getpid() or os.name == "nt":  # (on Windows, os.kill would end the process)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # someone else's process, or no way to know: leave its file alone
+    return True
 
 
 def _keep_mode(path, tmp):

@@ -522,6 +522,15 @@ def test_a_stopped_epoch_must_finish_on_the_same_data(tmp_path):
         a.fit(X[:, :10], Y[:, :10], epochs=1)
 
 
+def test_a_stopped_position_must_be_inside_the_epoch(tmp_path):
+    X, Y = data("network")
+    a = make("network")
+    a.fit(X, Y, epochs=1, batch_size=7, stop=lambda: True)
+    a.save(tmp_path / "a")
+    edit_json(tmp_path / "a", "training", lambda t: t["stopped"].update(position=23))  # M
+    load_error(tmp_path / "a", r"stopped.position must be in 0..22; got 23")
+
+
 def test_a_stopped_epoch_order_must_be_a_permutation(tmp_path):
     X, Y = data("network")
     a = make("network")
@@ -623,8 +632,9 @@ def test_metadata_is_plain_json_in_the_file(tmp_path):
     ({"a": (1, 2)}, "sequences lists"),
 ])
 def test_metadata_that_is_not_json_data_is_refused(bad, match, tmp_path):
-    with pytest.raises((TypeError, ValueError), match=match):
+    with pytest.raises(GpubpError, match=match) as e:  # a TypeError or a ValueError too
         gpubp.save(make("network"), tmp_path / "m", metadata=bad)
+    assert isinstance(e.value, TypeError if match == "must be a dict" else (TypeError, ValueError))
     assert not (tmp_path / "m").exists()
 
 
@@ -912,3 +922,37 @@ def test_save_into_a_missing_folder_names_the_folder(tmp_path):
     with pytest.raises(CheckpointError, match=r"the folder .*nowhere does not exist; create it"):
         make("network").save(tmp_path / "nowhere" / "m")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_save_removes_the_temporaries_of_killed_saves_only(tmp_path):
+    """A save killed by SIGKILL leaves its temporary; the next save to that path removes it,
+    but not one of a save still running in another process, nor another path's."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(done.stdout)  # a process that has ended
+    stale = tmp_path / f".m.{dead}-0123456789ab.tmp"
+    live = tmp_path / f".m.{os.getppid()}-0123456789ab.tmp"
+    other = tmp_path / f".n.{dead}-0123456789ab.tmp"
+    for p in (stale, live, other):
+        p.write_bytes(b"PK\x03\x04 half a zip")
+    make("network").save(tmp_path / "m")
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "m"])
+
+
+def test_a_save_killed_in_another_process_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import os, numpy as np, gpubp\n"
+            "np.savez = lambda f, **a: (f.write(b'PK partial'), f.flush(), os._exit(9))\n"
+            f"gpubp.Network([2, 3, 1], device='cpu').save({str(tmp_path / 'm')!r})\n")
+    killed = subprocess.run([sys.executable, "-c", code], env={**os.environ,
+                            "PYTHONPATH": os.path.dirname(os.path.dirname(gpubp.__file__))})
+    assert killed.returncode == 9
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(".m.") and left.endswith(".tmp")
+    make("network").save(tmp_path / "m")
+    assert os.listdir(tmp_path) == ["m"]
