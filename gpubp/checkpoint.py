@@ -303,7 +303,8 @@ class Reader:
             with self._zip.open(self._info(key)) as fp:
                 a = np.lib.format.read_array(fp, allow_pickle=False)
         if finite and not self.allow_nonfinite and a.dtype.kind == "f":
-            _check_finite(a, f"{self.path}: {key!r}", "; a model with NaN or inf cannot be used")
+            _check_finite(a, f"{self.path}: {key!r}", "; load(..., allow_nonfinite=True) reads "
+                          "it anyway")
         return a
 
     def flat(self, key, P, dtype, what):
@@ -314,10 +315,8 @@ class Reader:
                              f"{np.dtype(dtype).name} of shape ({P},)")
         return self.array(key, finite=True)
 
-    def string(self, key, what=None):
-        info = self._infos.get(key)
-        if info is None and what is not None:
-            raise self.error(f"{what} (no {key!r} entry)")
+    def string(self, key):
+        """Entry ``key``: a 0-d string array, as a str."""
         shape, dtype = self.header(key)
         if shape != () or dtype.kind != "U":
             raise self.error(f"{key!r} must be a 0-d string array; got {dtype} of shape {shape}")

@@ -38,6 +38,11 @@ def save(model, path, metadata=None, allow_nonfinite=False):
         raise CheckpointError("cannot save an incomplete graph: call output(layer, loss=...) first")
     if metadata is None:
         metadata = getattr(model, "metadata", None)
+    bad = [name for name, p in model.params.items() if not bool(model.xp.isfinite(p).all())]
+    if bad and not allow_nonfinite:
+        raise CheckpointError(f"cannot save {os.fspath(path)}: the parameters {', '.join(bad)} hold "
+                              f"NaN or inf (did the training diverge?); pass allow_nonfinite=True "
+                              f"to write them anyway")
     entries = {"architecture": np.array(json.dumps(model.spec())),
                "dtype": np.array(model.dtype.name),
                "params": backend.to_host(model.params.flat)}

@@ -1,9 +1,11 @@
 """The fit loop: shuffled mini-batches, epochs, validation, early stopping, history, progress.
 
-What must survive between calls of :func:`fit` (and, later, in a checkpoint) lives in one object,
+What must survive between calls of :func:`fit` (and in a checkpoint) lives in one object,
 :class:`TrainingState`, owned by the network (``net.training``): the optimizer with its moments,
 the random generator of the shuffling, the epoch count and the history. Calling ``fit`` twice
-continues training: the same optimizer state, the next shuffles.
+continues training: the same optimizer state, the next shuffles. The state writes and reads its
+own record (:meth:`TrainingState.record` / :meth:`TrainingState.restore`), and the optimizer its
+own within it.
 
 The data cross to the device once per call of :func:`fit`; each epoch draws one permutation on
 the host and sends it over; each batch is gathered into the plan's buffers (no allocation). The

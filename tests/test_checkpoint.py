@@ -896,14 +896,17 @@ def test_a_file_without_nan_loads_after_the_same_steps(tmp_path):
 def test_save_refuses_non_finite_parameters_unless_asked(tmp_path):
     net = make("network")
     net.W[2][1, 1] = np.inf
-    with pytest.raises(GpubpError, match=r"cannot save .*'params' holds 1 NaN or inf value\(s\) "
-                                         r"\(did the training diverge\?\); pass allow_nonfinite=True"):
+    net.b[1][0, 0] = np.nan
+    with pytest.raises(GpubpError, match=r"cannot save .*m: the parameters b\[1\], W\[2\] hold NaN "
+                                         r"or inf \(did the training diverge\?\); pass "
+                                         r"allow_nonfinite=True"):
         net.save(tmp_path / "m")
     with pytest.raises(GpubpError, match="allow_nonfinite=True"):
         gpubp.save(net, tmp_path / "m")
     assert os.listdir(tmp_path) == []
     net.save(tmp_path / "m", allow_nonfinite=True)
-    load_error(tmp_path / "m", r"'params' holds 1 NaN or inf value\(s\)")
+    load_error(tmp_path / "m", r"'params' holds 2 NaN or inf value\(s\) \(did the training "
+                               r"diverge\?\); load\(..., allow_nonfinite=True\) reads it anyway")
     back = gpubp.load(tmp_path / "m", device="cpu", allow_nonfinite=True)
     assert np.isinf(back.W[2][1, 1])
 
