@@ -11,8 +11,10 @@ parameters with it is an error, not silently shared moments.
 
 Each optimizer writes and reads its own record (a checkpoint's ``training["optimizer"]``):
 :meth:`Optimizer.record` gives its kind, ``lr``, step count ``t`` and hyperparameters
-(``hyper``) as JSON data, and its state arrays (named by ``state_names``); :func:`restore`
-rebuilds it, and :meth:`Optimizer.bind` attaches restored state to a network's flat buffer.
+(``hyper``) as JSON data, and its state arrays (named by ``state_names``);
+:meth:`Optimizer.restore` rebuilds it, and :meth:`Optimizer.bind` attaches restored state to a
+network's flat buffer. A new optimizer declares ``kind``, ``hyper`` and ``state_names`` and joins
+``OPTIMIZERS``; checkpoints then store it with no other change.
 """
 
 import math
@@ -117,11 +119,34 @@ class Optimizer:
         bound = self.params is not None
         if bound and (len(self.params) != 1 or self.params[0] is not params.flat):
             raise CheckpointError(f"the training state's {type(self).__name__} optimizer holds the "
-                                  f"state of other arrays than this model's parameters; cannot save it")
+                                  f"state of other arrays than this model's parameters; cannot "
+                                  f"save it")
         record = {"kind": self.kind, "lr": self.lr, "t": self.t, "bound": bound,
                   **{h: getattr(self, h) for h in self.hyper}}
         states = [backend.to_host(s) for s in self.state[0]] if bound else []
         return record, states
+
+    @staticmethod
+    def restore(record, fields, state):
+        """``(optimizer, states)`` from :meth:`Optimizer.record`'s ``record``, read with ``fields``
+        (a :class:`gpubp.checkpoint.Fields`: a malformed record is a CheckpointError);
+        ``state(i, what)`` gives its i-th state array (``what``: "adam m", ...), asked only if the
+        record holds state. ``states`` is None for an optimizer that had not stepped yet; else bind
+        them with :meth:`Optimizer.bind`."""
+        kind = fields.get(record, "kind", str)
+        if kind not in OPTIMIZERS:
+            raise fields.error(f"unknown optimizer {kind!r}; valid optimizers are: "
+                               f"{', '.join(sorted(OPTIMIZERS))}")
+        cls = OPTIMIZERS[kind]
+        try:
+            opt = cls(fields.number(record, "lr"),
+                      **{h: fields.number(record, h) for h in cls.hyper})
+        except (ValueError, TypeError) as e:
+            raise fields.error(f"optimizer: {e}") from None
+        opt.t = fields.count(record, "t", least=0)
+        if not fields.get(record, "bound", bool):
+            return opt, None
+        return opt, [state(i, f"{kind} {name}") for i, name in enumerate(cls.state_names)]
 
     def __repr__(self):
         return f"{type(self).__name__.lower()}(lr={self.lr})"
@@ -183,27 +208,6 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {cls.kind: cls for cls in (SGD, Momentum, Adam)}
-
-
-def restore(record, fields, state):
-    """``(optimizer, states)`` from :meth:`Optimizer.record`'s ``record``, read with ``fields``
-    (a :class:`gpubp.checkpoint.Fields`: a malformed record is a CheckpointError);
-    ``state(i, what)`` gives its i-th state array (``what``: "adam m", ...), asked only if the
-    record holds state. ``states`` is None for an optimizer that had not stepped yet; else bind
-    them with :meth:`Optimizer.bind`."""
-    kind = fields.get(record, "kind", str)
-    if kind not in OPTIMIZERS:
-        raise fields.error(f"unknown optimizer {kind!r}; valid optimizers are: "
-                           f"{', '.join(sorted(OPTIMIZERS))}")
-    cls = OPTIMIZERS[kind]
-    try:
-        opt = cls(fields.number(record, "lr"), **{h: fields.number(record, h) for h in cls.hyper})
-    except (ValueError, TypeError) as e:
-        raise fields.error(f"optimizer: {e}") from None
-    opt.t = fields.count(record, "t", least=0)
-    if not fields.get(record, "bound", bool):
-        return opt, None
-    return opt, [state(i, f"{kind} {name}") for i, name in enumerate(cls.state_names)]
 
 
 def get(name_or_optimizer, lr=None):

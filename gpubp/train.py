@@ -116,7 +116,7 @@ class TrainingState:
         ``reader`` (a :class:`gpubp.checkpoint.Reader`): CheckpointError for anything malformed."""
         f = reader.fields("training")
         P, dtype = net.params.layout.size, net.dtype
-        opt, states = optim.restore(f.get(record, "optimizer", dict), f,
+        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f,
                                     lambda i, what: reader.flat(f"optimizer_state_{i}", P, dtype, what))
         if states is not None:
             opt.bind(net.params, states)

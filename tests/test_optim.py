@@ -315,7 +315,7 @@ def test_record_and_restore_continue_exactly(kind, hyper):
     assert record == {"kind": kind, "lr": 0.125, "t": 2, "bound": True, **hyper}
     assert [s.shape for s in states] == [(3,)] * len(opt.state_names)
     q = _flat(p.flat.copy())
-    again, restored = optim.restore(record, Fields(), lambda i, what: states[i].copy())
+    again, restored = optim.Optimizer.restore(record, Fields(), lambda i, what: states[i].copy())
     assert type(again) is type(opt) and again.t == 2 and restored is not None
     again.bind(q, restored)
     assert again.params[0] is q.flat and again.bound_to(q) and not again.bound_to(p)
@@ -331,7 +331,7 @@ def test_a_record_before_the_first_step_holds_no_state():
     record, states = opt.record(_flat([1.0]))
     assert record["bound"] is False and states == []
     asked = []
-    again, restored = optim.restore(record, Fields(), lambda i, what: asked.append(what))
+    again, restored = optim.Optimizer.restore(record, Fields(), lambda i, what: asked.append(what))
     assert restored is None and asked == [] and again.params is None
 
 
@@ -341,7 +341,7 @@ def test_restore_names_each_state_array():
     opt.step(p, g)
     record, states = opt.record(p)
     asked = []
-    optim.restore(record, Fields(), lambda i, what: asked.append((i, what)) or states[i])
+    optim.Optimizer.restore(record, Fields(), lambda i, what: asked.append((i, what)) or states[i])
     assert asked == [(0, "adam m"), (1, "adam v")]
 
 
@@ -360,7 +360,7 @@ def test_a_malformed_record_is_a_checkpoint_error(edit, words):
     record, _ = optim.Adam(0.01).record(_flat([1.0]))
     edit(record)
     with pytest.raises(CheckpointError, match=f"model.npz: training: {words}"):
-        optim.restore(record, Fields(), lambda i, what: None)
+        optim.Optimizer.restore(record, Fields(), lambda i, what: None)
 
 
 def test_only_gpubps_own_optimizers_write_a_record():
