@@ -34,6 +34,8 @@ building, the checks of data at its edge and its plans; the pieces of its equati
 
 import collections
 import copy as _copy
+import difflib
+import inspect
 import threading
 
 import numpy as np
@@ -43,7 +45,7 @@ from . import backend, checkpoint, saving, specs
 from . import equations as _equations
 from . import losses as _losses
 from . import train as _train
-from .checks import as_dtype, check_batch_size
+from .checks import as_dtype, check_batch_size, check_flag, check_seed
 from .errors import ArgumentTypeError, CheckpointError, ConfigError, DataError, GpubpError, ShapeError
 from .nodes import Expr, Input, Layer, Param, check_name
 from .params import FlatArrays, Layout
@@ -72,7 +74,7 @@ class Graph:
         self.dtype = as_dtype(dtype)
         self.device = backend.resolve(device)
         self.xp = backend.xp_for(self.device)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.inputs = {}         # name -> Input
         self.param_nodes = {}    # name -> Param, in declaration order
         self.layers = {}         # name -> Layer, in order of creation (a topological order)
@@ -162,7 +164,7 @@ class Graph:
             if b.shape != (layer.n, 1):
                 raise ShapeError(f"{layer.equation()}: {b.name} is {b.shape} but the terms give "
                                  f"({layer.n}, m), so {b.name} must be ({layer.n}, 1)")
-        elif bias:  # made only now, so that a refused layer leaves nothing behind
+        elif check_flag("bias", bias):  # made only now, so that a refused layer leaves nothing
             check_name(f"b_{name}", self._names)
             layer = Layer(name, expr + self.bias(f"b_{name}", layer.n), act, symbol, z, dz, size)
         self.layers[name] = layer
@@ -212,11 +214,19 @@ class Graph:
         if lost:
             raise GpubpError(f"layer(s) {', '.join(lost)} lead to no output; remove them or "
                              f"connect them")
-        self.outputs, self.loss = layers, loss
         layout = Layout((p.name, p.shape) for p in self.param_nodes.values())
-        self.params = FlatArrays(layout, self.xp, self.dtype)
-        self.grads = self.params.like()  # a parameter no layer uses keeps gradient 0
-        self._initialize()
+        try:
+            self.params = FlatArrays(layout, self.xp, self.dtype)
+            self.grads = self.params.like()  # a parameter no layer uses keeps gradient 0
+            self._initialize()
+        except MemoryError:
+            self.params = self.grads = None
+            size = layout.size * self.dtype.itemsize
+            raise ConfigError(f"the graph's {layout.size} parameters need {_bytes(size)} "
+                              f"({self.dtype.name}), and as much again for their gradients; "
+                              f"this {self.device.upper()} cannot allocate them: make the layers "
+                              f"smaller") from None
+        self.outputs, self.loss = layers, loss
         return self
 
     def _initialize(self):
@@ -316,10 +326,10 @@ class Graph:
         consumers = self.consumers()
         out, m = {}, None
         for name, node in self.inputs.items():
-            a = backend.to_device(data[name], self.xp)
+            label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
+            a = _numbers(data[name], label, self.xp)
             shape = tuple(a.shape)
             readers = consumers[name]
-            label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
             if readers:
                 layer, term = readers[0]
                 layer.check_term(term, shape, data=label)
@@ -344,7 +354,8 @@ class Graph:
         data = self.feed_targets(Y, what)
         out = {}
         for layer in self.outputs:
-            y = backend.to_device(data[layer.name], self.xp)
+            y = _numbers(data[layer.name], what if len(self.outputs) == 1 else
+                         f"{what}[{layer.name!r}]", self.xp)
             if y.ndim == 1 and layer.n == 1:
                 y = y.reshape(1, -1)  # a row of labels, as in seed 004's Y = (y^1 ... y^m)
             elif y.ndim == 1 and y.shape[0] == m and layer.n > 1:
@@ -494,6 +505,13 @@ class Graph:
 
     def fit(self, X, Y, **options):
         """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""
+        known = [k for k in inspect.signature(_train.fit).parameters if k not in ("net", "X", "Y")]
+        for k in options:
+            if k not in known:
+                close = difflib.get_close_matches(k, known, n=1)
+                raise ArgumentTypeError(f"fit has no option {k!r}"
+                                        + (f"; did you mean {close[0]!r}?" if close else "")
+                                        + f" Its options are: {', '.join(known)}")
         return _train.fit(self, X, Y, **options)
 
     def copy(self, dtype=None, device=None):
@@ -596,6 +614,30 @@ class Gradients(dict):
         if name not in self._contributions:
             raise GpubpError(f"no parameter named {name!r}; the parameters are: {', '.join(self)}")
         return dict(self._contributions[name])
+
+
+def _numbers(data, label, xp):
+    """``data`` as a device array of real numbers; a DataError for strings, objects, ragged
+    lists or complex numbers (whose imaginary part a cast would drop without a word)."""
+    try:
+        a = backend.to_device(data, xp)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{label} must be an array of numbers (one column per example); "
+                        f"{' '.join(str(e).split())}") from None
+    if a.dtype.kind == "c":
+        raise DataError(f"{label} is complex ({a.dtype}); gpubp trains on real numbers: pass "
+                        f"{label}.real if the imaginary parts are 0")
+    if a.dtype.kind not in "biuf":
+        raise DataError(f"{label} must be an array of numbers; got an array of {a.dtype} "
+                        f"(strings or objects): convert it first, e.g. {label}.astype(float)")
+    return a
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
 
 
 def _check_finite(name, a):

@@ -24,6 +24,7 @@ import numpy as np
 from . import activations as _activations
 from .errors import ArgumentTypeError, ConfigError, GpubpError, LayerIndexError, ShapeError
 from .graph import Gradients as _GraphGradients
+from .checks import check_flag
 from .graph import Graph
 from .specs import (activation_from_spec, activation_spec, loss_from_spec, loss_spec, register,
                     seed_spec, within_caps)
@@ -105,7 +106,12 @@ class Network(Graph):
 
     def __init__(self, sizes, activation="relu", output="sigmoid", loss="bce", dtype="float32",
                  device=None, seed=None, bias=True):
-        sizes = list(sizes)
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ConfigError(f"sizes must be a list [n[0], ..., n[L]] of at least two positive "
+                              f"integers (inputs and outputs); got {sizes!r}") from None
+        bias = check_flag("bias", bias)
         if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
                                      and n >= 1 for n in sizes):
             raise ConfigError(f"sizes must be [n[0], ..., n[L]]: at least two positive integers "
