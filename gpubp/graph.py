@@ -86,6 +86,7 @@ class Graph:
         self._names = {}
         self._plans = collections.OrderedDict()
         self._local = threading.local()
+        self._lock = threading.RLock()  # one training plan, its buffers and grads: one user at a time
 
     # ---- building ------------------------------------------------------------------------
 
@@ -494,9 +495,11 @@ class Graph:
     def gradients(self, X, Y):
         """``(cost, grads)``: the cost and ``grads[name]`` = dCost/d(parameter), copies shaped like
         the parameters; ``grads.contributions(name)`` gives one term per use of a shared parameter."""
-        plan, cost = self.forward_pass(X, Y)
-        plan.backward()
-        return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
+        with self._lock:  # threads share the training plan and grads: one call at a time
+            plan, cost = self.forward_pass(X, Y)
+            plan.backward()
+            return cost, Gradients({k: v.copy() for k, v in self.grads.items()},
+                                   plan.contributions())
 
     def save(self, path, metadata=None, allow_nonfinite=False):
         """Write this model and its training state to ``path`` (:func:`gpubp.saving.save`);
@@ -528,6 +531,7 @@ class Graph:
         other.grads = other.params.like()
         other.training = None
         other._plans, other._local = collections.OrderedDict(), threading.local()
+        other._lock = threading.RLock()
         return other
 
     # ---- its record: the architecture as JSON data (a checkpoint's "architecture") ------------
@@ -589,7 +593,7 @@ class Graph:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for k in ("xp", "_plans", "_local"):
+        for k in ("xp", "_plans", "_local", "_lock"):
             state.pop(k)
         return state
 
@@ -597,6 +601,7 @@ class Graph:
         self.__dict__.update(state)
         self.xp = backend.xp_for(self.device)
         self._plans, self._local = collections.OrderedDict(), threading.local()
+        self._lock = threading.RLock()
 
 
 class Gradients(dict):

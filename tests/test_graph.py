@@ -628,3 +628,38 @@ def test_a_malformed_spec_is_a_checkpoint_error(edit, words):
     edit(spec)
     with pytest.raises(gpubp.CheckpointError, match=f"^architecture: {words}"):
         gpubp.Graph.from_spec(spec, device="cpu")
+
+
+def test_gradients_from_several_threads_are_the_serial_ones():
+    """Threads share a model's training plan: gradients() takes its turn, never a wrong number."""
+    import threading
+
+    net = gpubp.Network([6, 16, 3], activation="tanh", output="softmax", loss="cross_entropy",
+                        dtype="float64", device="cpu", seed=0)
+    rng = np.random.default_rng(0)
+    data = []
+    for i in range(8):
+        X = rng.normal(size=(6, 40))
+        Y = np.eye(3)[:, rng.integers(0, 3, 40)]
+        data.append((X, Y))
+    serial = [net.gradients(X, Y) for X, Y in data]
+    results, errors = {}, []
+
+    def work(t):
+        try:
+            for r in range(25):
+                i = (t + r) % len(data)
+                results[(t, r)] = (i, net.gradients(*data[i]))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(results) == 100
+    for i, (cost, grads) in results.values():
+        assert cost == serial[i][0]
+        for k in grads:
+            assert np.array_equal(grads[k], serial[i][1][k])
