@@ -98,7 +98,8 @@ class TrainingState:
             "epoch": self.epoch,
             "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
             # an epoch stopped between batches (its permutation is the array "order")
-            "stopped": {"position": self.position, "partial": self.partial} if self.mid_epoch else None,
+            "stopped": ({"position": self.position, "partial": self.partial}
+                        if self.mid_epoch else None),
             # early stopping's bookkeeping (its best parameters are the array "best_params")
             "watch": {"best": float(self.best) if np.isfinite(self.best) else None,
                       "waited": self.waited, "interrupted": self.interrupted},
@@ -116,16 +117,18 @@ class TrainingState:
         ``reader`` (a :class:`gpubp.checkpoint.Reader`): CheckpointError for anything malformed."""
         f = reader.fields("training")
         P, dtype = net.params.layout.size, net.dtype
-        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f,
-                                    lambda i, what: reader.flat(f"optimizer_state_{i}", P, dtype, what))
+        def state_array(i, what):  # the optimizer's i-th state array, shaped like the parameters
+            return reader.flat(f"optimizer_state_{i}", P, dtype, what)
+
+        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f, state_array)
         if states is not None:
             opt.bind(net.params, states)
         state = cls(opt, _generator(f.get(record, "rng", dict), f))
         state.epoch = f.count(record, "epoch", least=0)
         history = f.get(record, "history", dict)
         for k, vs in history.items():
-            if not isinstance(vs, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                   for v in vs):
+            if not isinstance(vs, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs):
                 raise f.error(f"history[{k!r}] must be a list of numbers")
         state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
         state.history.setdefault("cost", [])
