@@ -1,4 +1,4 @@
-"""The checkpoint file format: entries of plain arrays in one ``.npz``, written atomically, read safely.
+"""The checkpoint file format: plain arrays in one ``.npz``, written atomically, read safely.
 
 This module knows the file, not the models: each class writes and reads its own record
 (:meth:`gpubp.graph.Graph.spec` / ``from_spec``, :meth:`gpubp.optim.Optimizer.record` /
@@ -190,8 +190,8 @@ def _keep_mode(path, tmp):
 
 
 def _known(key, path):
-    m = re.fullmatch(r"optimizer_state_(\d+)", key)
-    if key not in ENTRIES and not (m and int(m.group(1)) < MAX_STATES and str(int(m.group(1))) == m.group(1)):
+    m = re.fullmatch(r"optimizer_state_(0|[1-9]\d*)", key)  # no leading zeros: one name each
+    if key not in ENTRIES and not (m and int(m.group(1)) < MAX_STATES):
         raise CheckpointError(f"{path}: unknown entry {key!r}; a gpubp checkpoint holds "
                               f"{', '.join(ENTRIES)} and optimizer_state_0..{MAX_STATES - 1}")
 
@@ -219,6 +219,7 @@ class Reader:
         self.path = os.fspath(path)
         self.allow_nonfinite = allow_nonfinite
         self._zip = _open_zip(self.path)
+        self._read = set()  # the entries asked for so far
         try:
             self._infos = _directory(self._zip, self.path)
             self._check_format()
@@ -273,6 +274,7 @@ class Reader:
         """``(shape, dtype)`` of entry ``key``, from its ``.npy`` header; its data is not read.
         Checks that the zip directory's size of the entry is the one its header gives."""
         info = self._info(key)
+        self._read.add(key)
         with self._guard(key):
             with self._zip.open(info) as fp:
                 shape, dtype, offset = _npy_header(fp, key, self.path)
@@ -280,8 +282,9 @@ class Reader:
             raise self.error(f"entry {key!r} is an object array, which needs pickle; gpubp never "
                              f"writes one and will not load it (loading it could run code)")
         if dtype.str[0] == ">":
+            little = dtype.newbyteorder("<").str
             raise self.error(f"entry {key!r} is stored big-endian ({dtype.str!r}); a gpubp "
-                             f"checkpoint holds little-endian arrays ({dtype.newbyteorder('<').str!r})")
+                             f"checkpoint holds little-endian arrays ({little!r})")
         if dtype.kind not in "iufbU":
             raise self.error(f"entry {key!r} has dtype {dtype}; a gpubp checkpoint holds numbers "
                              f"and strings")
@@ -334,6 +337,14 @@ class Reader:
         if not isinstance(value, dict):
             raise self.error(f"{key!r} must be a JSON object; got {type(value).__name__}")
         return value
+
+    def check_all_read(self):
+        """Every entry of the file was asked for: one that no record reads (an optimizer state
+        beyond what its optimizer keeps, a best_params without a watch) means a tampered file."""
+        left = sorted(set(self._infos) - self._read)
+        if left:
+            raise self.error(f"entries {', '.join(map(repr, left))} belong to none of the "
+                             f"checkpoint's records (a tampered or mixed-up file)")
 
     def fields(self, where):
         """A :class:`Fields` reader whose errors name this file and ``where``."""

@@ -88,4 +88,5 @@ def load(path, device=None, allow_nonfinite=False):
         if "training" in f:
             model.training = train.TrainingState.restore(model, f.json("training"), f)
         model.metadata = f.json("metadata", finite=True) if "metadata" in f else None
+        f.check_all_read()
     return model
