@@ -7,7 +7,6 @@ Columns are examples; layers are numbered 1..L. See README.md for a tour.
 """
 
 from .backend import describe
-from .checkpoint import load
 from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
 from .explain import explain
 from .gradcheck import gradcheck
@@ -15,10 +14,11 @@ from .graph import Graph
 from .labels import one_hot
 from .network import Network
 from .rnn import ElmanRNN
+from .saving import load, save
 from .trace import trace
 from .train import History, fit
 
 __version__ = "0.1.0"
 
 __all__ = ["explain", "one_hot", "Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
-           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load"]
+           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load", "save"]

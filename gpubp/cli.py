@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from . import backend, checkpoint, datasets, optim
+from . import backend, checkpoint, datasets, optim, saving
 from .errors import CheckpointError, DataError, GpubpError
 
 PROG = "gpubp"
@@ -514,7 +514,7 @@ def cmd_train(args):
         net = gpubp.Network([ds.n] + hidden + [rows], activation=act, output=output, loss=loss,
                             dtype=opts["dtype"], device=args.device, seed=opts["seed"])
     else:
-        net = checkpoint.load(args.resume, device=args.device)
+        net = saving.load(args.resume, device=args.device)
         _check_fits(net, args.resume, ds.n, rows)
 
     Xtr, Ytr = Xs[train].T, Y[:, train]  # columns are examples: A[0] = X is (n[0], m)
@@ -555,7 +555,7 @@ def cmd_train(args):
         state.epoch < epochs or state.mid_epoch)
     if not root:
         return 128 + stopper.signum if interrupted else 0
-    checkpoint.save(net, save_path, metadata=meta)
+    saving.save(net, save_path, metadata=meta)
     if interrupted:
         where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
                  f"{train.size} examples)" if state.mid_epoch else
@@ -837,7 +837,7 @@ def _plot(history, path, title, loss, best_epoch=None):
 
 def cmd_predict(args):
     meta = _cli_metadata(args.model)
-    net = checkpoint.load(args.model, device=args.device)
+    net = saving.load(args.model, device=args.device)
     names = meta["feature_names"]
     X = datasets.features(args.input, names, target=meta.get("target"))
     _check_fits(net, args.model, len(names))

@@ -22,196 +22,34 @@ Backward through a graph, for a layer ``Z = W_1 A_1 + W_2 A_2 + b``, ``A = chi(Z
 Shapes are checked when the graph is built; :meth:`Graph.output` completes it and allocates the
 parameters (one flat buffer, :mod:`gpubp.params`). The schedule that runs these equations is
 :class:`gpubp.plan.Plan`. The equations, names and shapes that error messages (and explanations)
-show are written here, once, in :class:`Layer`.
+show are written in :class:`gpubp.nodes.Layer`, once.
+
+A graph writes its own record: :meth:`Graph.spec` is its architecture as JSON data and
+:meth:`Graph.from_spec` rebuilds it (Network and ElmanRNN register as kinds of their own, see
+:mod:`gpubp.specs`); :meth:`Graph.save` writes it with its parameters and training state
+(:mod:`gpubp.saving`). This module is over 500 lines because it is one class, the graph: its
+building, the checks of data at its edge and its plans; the pieces of its equations live in
+:mod:`gpubp.nodes`, its records' fields in :mod:`gpubp.specs`.
 """
 
 import collections
 import copy as _copy
+import difflib
+import inspect
 import threading
 
 import numpy as np
 
 from . import activations as _activations
-from . import backend
+from . import backend, checkpoint, saving, specs
 from . import equations as _equations
 from . import losses as _losses
-from .errors import ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError
+from . import train as _train
+from .checks import as_dtype, check_batch_size, check_flag, check_seed
+from .errors import ArgumentTypeError, CheckpointError, ConfigError, DataError, GpubpError, ShapeError
+from .nodes import Expr, Input, Layer, Param, check_name
 from .params import FlatArrays, Layout
 from .plan import Plan
-
-
-def as_dtype(dtype):
-    """``np.float32`` or ``np.float64`` from any spelling (``"float32"``, ``"f4"``, ``np.float32``, ...)."""
-    try:
-        # np.dtype(None) is float64, and a dtype compares equal to None: refuse None first
-        dt = np.dtype(dtype) if dtype is not None else None
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in ("float32", "float64"):
-        raise ConfigError(f"dtype must be float32 or float64 (any NumPy spelling: 'float32', 'f4', "
-                         f"np.float32, ...); got {dtype!r}")
-    return dt
-
-
-def check_batch_size(batch_size, optional=True):
-    """``batch_size`` as an int >= 1 (or None where ``optional``), else a ValueError that says so."""
-    if batch_size is None and optional:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer{' or None' if optional else ''}; "
-                         f"got {batch_size!r}")
-    return int(batch_size)
-
-
-def _check_name(name, taken):
-    if not isinstance(name, str) or not name:
-        raise ArgumentTypeError(f"a name must be a non-empty string; got {name!r}")
-    if name in taken:
-        raise GpubpError(f"the name {name!r} is already used in this graph by {taken[name]}; "
-                         f"every input, parameter and layer needs its own name")
-
-
-# ---- the pieces of an equation ------------------------------------------------------------
-
-class Node:
-    """Something with ``n`` rows per example: an input or a layer. ``A`` of it is ``(n, m)``."""
-
-    kind = "node"
-    __array_ufunc__ = None  # an array @ node reaches __rmatmul__ and its message, not NumPy's
-
-    def __init__(self, name, n, symbol=None, size=None):
-        self.name = name            # the key of its data (inputs) or of its trace (layers)
-        self.n = int(n)
-        self.symbol = symbol or name  # how equations write it: A[0], A[1], H1, ...
-        self.size = size            # how the notes write n: "n[0]", or None
-
-    def __rmatmul__(self, W):
-        raise ArgumentTypeError(f"{W!r} @ {self.symbol}: the left factor must be a parameter from "
-                        f"graph.weight(...)")
-
-    def __repr__(self):
-        return f"{self.kind} {self.symbol} ({self.n}, m)"
-
-    @property
-    def label(self):
-        """``A[0] = X`` where the symbol and the name differ, else the name."""
-        return self.symbol if self.symbol == self.name else f"{self.symbol} = {self.name}"
-
-
-class Input(Node):
-    kind = "input"
-
-
-class Param:
-    """A weight ``(rows, cols)`` or a bias ``(n, 1)``: ``W @ A`` makes a term, ``... + b`` adds a bias."""
-
-    def __init__(self, name, shape, role):
-        self.name = name
-        self.shape = tuple(int(s) for s in shape)
-        self.role = role  # "weight" or "bias"
-
-    def __matmul__(self, node):
-        if not isinstance(node, Node):
-            raise ArgumentTypeError(f"{self.name} @ {node!r}: the right factor must be an input or a layer "
-                            f"of the graph")
-        return Expr([Term(self, node)], None)
-
-    def __add__(self, other):
-        return Expr([], self) + other
-
-    __radd__ = __add__
-
-    def __repr__(self):
-        return f"{self.role} {self.name} {self.shape}"
-
-
-class Term:
-    """``W A``: one product of a layer's sum."""
-
-    def __init__(self, W, A):
-        self.W, self.A = W, A
-
-    def __str__(self):
-        return f"{self.W.name} {self.A.symbol}"
-
-
-class Expr:
-    """``W_1 A_1 + W_2 A_2 + ... (+ b)``: what a layer sums before its activation."""
-
-    def __init__(self, terms, bias):
-        self.terms, self.bias = list(terms), bias
-
-    def __add__(self, other):
-        if other is None:
-            return self
-        if isinstance(other, Param):
-            other = Expr([], other)
-        if not isinstance(other, Expr):
-            raise ArgumentTypeError(f"cannot add {other!r} to {self}: a layer sums terms W @ A and one "
-                            f"bias parameter")
-        if self.bias is not None and other.bias is not None:
-            raise GpubpError(f"{self} + {other}: a layer takes at most one bias")
-        return Expr(self.terms + other.terms, self.bias or other.bias)
-
-    __radd__ = __add__
-
-    def __str__(self):
-        parts = [str(t) for t in self.terms] + ([self.bias.name] if self.bias else [])
-        return " + ".join(parts)
-
-
-class Layer(Node):
-    """``Z = sum_k W_k A_k (+ b)``, ``A = chi(Z)``; ``A`` is ``(n, m)``.
-
-    ``z`` and ``dz`` are the symbols of its pre-activation and of dCost/dZ (``Z[1]``, ``dZ[1]`` in
-    a chain; ``Z_H1``, ``dZ_H1`` in a graph).
-    """
-
-    kind = "layer"
-
-    def __init__(self, name, expr, activation, symbol=None, z=None, dz=None, size=None):
-        self.terms, self.bias, self.activation = expr.terms, expr.bias, activation
-        super().__init__(name, expr.terms[0].W.shape[0], symbol, size)
-        self.z = z or f"Z_{name}"
-        self.dz = dz or f"d{self.z}"
-
-    def equations(self):
-        """``[Z = sum_k W_k A_k (+ b), A = chi(Z)]`` as :class:`gpubp.equations.Equation` objects."""
-        return _equations.forward(self)
-
-    def equation(self):
-        """``Z[1] = W[1] A[0] + b[1]``: the sum this layer forms (error messages quote it)."""
-        return str(self.equations()[0])
-
-    def check_term(self, term, A_shape, data=None):
-        """Raise a :class:`ShapeError` naming the equation, the term and both shapes if ``W A``
-        cannot be formed with ``A`` of shape ``A_shape``: ``(n,)`` when the graph is built, or the
-        shape of data the user passed, named ``data`` (``"X"``, ``"validation X"``, ...)."""
-        W, A = term.W, term.A
-        shape = tuple(A_shape) if data else (A_shape[0], "m")
-        show = "(" + ", ".join(str(s) for s in shape) + ")"
-        label = A.label if not data else (data if data == A.symbol else f"{A.symbol} = {data}")
-        if data and len(shape) != 2:
-            hint = ""
-            if len(shape) == 1 and A.n == 1:
-                hint = (f"; with {A.size or 'n'} = 1 input row, {data} is one row of m examples: "
-                        f"pass {data}.reshape(1, -1)")
-            elif len(shape) == 1 and shape[0] == A.n:
-                hint = f"; for a single example use {data}.reshape(-1, 1)"
-            raise ShapeError(f"{self.equation()}: {label} must be 2-D ({A.size or A.n}, m) = "
-                             f"({A.n}, m), one column per example; got shape {shape}{hint}")
-        if W.shape[1] != A_shape[0]:
-            must = f"({A.size}, m) = ({W.shape[1]}, m)" if A.size else f"({W.shape[1]}, m)"
-            hint = ""
-            if data and isinstance(A, Input) and A_shape[1] == W.shape[1]:
-                hint = f"; {data} looks transposed (rows as examples): pass {data}.T"
-            raise ShapeError(f"{self.equation()}: {W.name} is {W.shape} but {label} is {show}; "
-                             f"inner sizes {W.shape[1]} != {A_shape[0]} (columns are examples: "
-                             f"{label} must be {must}){hint}")
-
-    def __repr__(self):
-        return f"layer {self.symbol} = {self.activation.name}({Expr(self.terms, self.bias)})"
-
 
 # ---- the graph ------------------------------------------------------------------------------
 
@@ -236,7 +74,7 @@ class Graph:
         self.dtype = as_dtype(dtype)
         self.device = backend.resolve(device)
         self.xp = backend.xp_for(self.device)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.inputs = {}         # name -> Input
         self.param_nodes = {}    # name -> Param, in declaration order
         self.layers = {}         # name -> Layer, in order of creation (a topological order)
@@ -248,6 +86,7 @@ class Graph:
         self._names = {}
         self._plans = collections.OrderedDict()
         self._local = threading.local()
+        self._lock = threading.RLock()  # one training plan, its buffers and grads: one user at a time
 
     # ---- building ------------------------------------------------------------------------
 
@@ -258,7 +97,7 @@ class Graph:
     def input(self, name, n, symbol=None, size=None):
         """An input of ``n`` rows per example: its data is ``(n, m)``, one column per example."""
         self._building(f"input {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"input {name!r}: n must be a positive integer; got {n!r}")
         node = Input(name, n, symbol, size)
@@ -280,7 +119,7 @@ class Graph:
 
     def _param(self, name, shape, role):
         self._building(f"{role} {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         given = shape
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else None
         if shape is None or len(shape) != 2 or not all(
@@ -299,7 +138,7 @@ class Graph:
         ``bias=True`` adds a new bias parameter ``b_<name>`` (zeros) when ``expr`` has none.
         """
         self._building(f"layer {name!r}")
-        _check_name(name, self._names)
+        check_name(name, self._names)
         if isinstance(expr, Param):
             raise ArgumentTypeError(f"layer {name!r}: {expr.name} alone is not a layer's sum; write "
                             f"{expr.name} @ A for a term")
@@ -326,8 +165,8 @@ class Graph:
             if b.shape != (layer.n, 1):
                 raise ShapeError(f"{layer.equation()}: {b.name} is {b.shape} but the terms give "
                                  f"({layer.n}, m), so {b.name} must be ({layer.n}, 1)")
-        elif bias:  # made only now, so that a refused layer leaves nothing behind
-            _check_name(f"b_{name}", self._names)
+        elif check_flag("bias", bias):  # made only now, so that a refused layer leaves nothing
+            check_name(f"b_{name}", self._names)
             layer = Layer(name, expr + self.bias(f"b_{name}", layer.n), act, symbol, z, dz, size)
         self.layers[name] = layer
         self._names[name] = repr(layer)
@@ -376,11 +215,19 @@ class Graph:
         if lost:
             raise GpubpError(f"layer(s) {', '.join(lost)} lead to no output; remove them or "
                              f"connect them")
-        self.outputs, self.loss = layers, loss
         layout = Layout((p.name, p.shape) for p in self.param_nodes.values())
-        self.params = FlatArrays(layout, self.xp, self.dtype)
-        self.grads = self.params.like()  # a parameter no layer uses keeps gradient 0
-        self._initialize()
+        try:
+            self.params = FlatArrays(layout, self.xp, self.dtype)
+            self.grads = self.params.like()  # a parameter no layer uses keeps gradient 0
+            self._initialize()
+        except MemoryError:
+            self.params = self.grads = None
+            size = layout.size * self.dtype.itemsize
+            raise ConfigError(f"the graph's {layout.size} parameters need {_bytes(size)} "
+                              f"({self.dtype.name}), and as much again for their gradients; "
+                              f"this {self.device.upper()} cannot allocate them: make the layers "
+                              f"smaller") from None
+        self.outputs, self.loss = layers, loss
         return self
 
     def _initialize(self):
@@ -480,10 +327,10 @@ class Graph:
         consumers = self.consumers()
         out, m = {}, None
         for name, node in self.inputs.items():
-            a = backend.to_device(data[name], self.xp)
+            label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
+            a = _numbers(data[name], label, self.xp)
             shape = tuple(a.shape)
             readers = consumers[name]
-            label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
             if readers:
                 layer, term = readers[0]
                 layer.check_term(term, shape, data=label)
@@ -508,7 +355,8 @@ class Graph:
         data = self.feed_targets(Y, what)
         out = {}
         for layer in self.outputs:
-            y = backend.to_device(data[layer.name], self.xp)
+            y = _numbers(data[layer.name], what if len(self.outputs) == 1 else
+                         f"{what}[{layer.name!r}]", self.xp)
             if y.ndim == 1 and layer.n == 1:
                 y = y.reshape(1, -1)  # a row of labels, as in seed 004's Y = (y^1 ... y^m)
             elif y.ndim == 1 and y.shape[0] == m and layer.n > 1:
@@ -647,22 +495,27 @@ class Graph:
     def gradients(self, X, Y):
         """``(cost, grads)``: the cost and ``grads[name]`` = dCost/d(parameter), copies shaped like
         the parameters; ``grads.contributions(name)`` gives one term per use of a shared parameter."""
-        plan, cost = self.forward_pass(X, Y)
-        plan.backward()
-        return cost, Gradients({k: v.copy() for k, v in self.grads.items()}, plan.contributions())
+        with self._lock:  # threads share the training plan and grads: one call at a time
+            plan, cost = self.forward_pass(X, Y)
+            plan.backward()
+            return cost, Gradients({k: v.copy() for k, v in self.grads.items()},
+                                   plan.contributions())
 
-    def save(self, path):
-        """Write this model and its training state to ``path`` (:func:`gpubp.checkpoint.save`);
+    def save(self, path, metadata=None, allow_nonfinite=False):
+        """Write this model and its training state to ``path`` (:func:`gpubp.saving.save`);
         ``gpubp.load(path)`` brings it back, and ``fit`` then continues exactly."""
-        from .checkpoint import save  # checkpoint.py builds on this module, like train.py
-
-        save(self, path)
+        saving.save(self, path, metadata=metadata, allow_nonfinite=allow_nonfinite)
 
     def fit(self, X, Y, **options):
         """Train by mini-batch gradient descent; see :func:`gpubp.train.fit` for the options."""
-        from .train import fit  # train.py builds on this module; the method is a convenience
-
-        return fit(self, X, Y, **options)
+        known = [k for k in inspect.signature(_train.fit).parameters if k not in ("net", "X", "Y")]
+        for k in options:
+            if k not in known:
+                close = difflib.get_close_matches(k, known, n=1)
+                raise ArgumentTypeError(f"fit has no option {k!r}"
+                                        + (f"; did you mean {close[0]!r}?" if close else "")
+                                        + f" Its options are: {', '.join(known)}")
+        return _train.fit(self, X, Y, **options)
 
     def copy(self, dtype=None, device=None):
         """A new model with the same architecture and parameter values (cast and moved as asked),
@@ -678,13 +531,69 @@ class Graph:
         other.grads = other.params.like()
         other.training = None
         other._plans, other._local = collections.OrderedDict(), threading.local()
+        other._lock = threading.RLock()
         return other
+
+    # ---- its record: the architecture as JSON data (a checkpoint's "architecture") ------------
+
+    def spec(self):
+        """The architecture as JSON data: enough to rebuild the model, without parameter values.
+
+        ``{"kind": ...}`` names a registered kind (:data:`gpubp.specs.KINDS`), whose class writes its own
+        fields (``spec_fields``: a Network its constructor's arguments); any other graph, a
+        subclass of Network included, is written as a plain ``"Graph"`` (its inputs, parameters,
+        layers and outputs) and comes back as a :class:`Graph`. Every kind lists ``params``."""
+        self._complete()
+        cls = type(self) if specs.KINDS.get(type(self).__name__) is type(self) else Graph
+        return {"kind": cls.__name__, **cls.spec_fields(self)}
+
+    def spec_fields(self):
+        """The fields of this kind's spec (besides "kind"): a plain graph's inputs, parameters,
+        layers, outputs, loss and seed. A registered kind writes its constructor's instead."""
+        return specs.graph_fields(self)
+
+    def param_specs(self):
+        """``[{"name", "shape", "role"}, ...]``: enough to cut the flat buffer into parameters."""
+        return [{"name": p.name, "shape": list(p.shape), "role": p.role}
+                for p in self.param_nodes.values()]
+
+    @staticmethod
+    def from_spec(spec, dtype="float32", device=None, fields=None):
+        """The model :meth:`spec` describes, with fresh parameters (initialized by its seed).
+        ``fields``: a :class:`gpubp.checkpoint.Fields` naming where the spec comes from; every
+        malformed spec is a :class:`~gpubp.errors.CheckpointError`."""
+        f = fields or checkpoint.Fields("architecture")
+        cls = specs.spec_kind(spec, f)
+        cls.spec_counts(spec, f)  # sizes checked before anything is allocated
+        seed = f.get(spec, "seed", int, optional=True)
+        try:
+            model = cls.from_spec_fields(spec, f, dtype, device, seed)
+        except CheckpointError:
+            raise
+        except (GpubpError, ValueError, TypeError, KeyError, OverflowError, MemoryError) as e:
+            # the builders' own checks: a duplicate name, a layer leading to no output, ...
+            why = " ".join(str(e).split()) or type(e).__name__
+            raise f.error(f"cannot be rebuilt: {why}") from None
+        specs.check_params(spec, model, f)
+        return model
+
+    @classmethod
+    def spec_counts(cls, spec, f):
+        """``(parameters, nodes)`` that ``spec`` builds, computed without building it."""
+        P = sum(int(np.prod(specs.listed_shape(p, f))) for p in f.get(spec, "params", list))
+        nodes = len(f.get(spec, "inputs", list)) + len(f.get(spec, "layers", list))
+        return specs.within_caps(P, nodes, f)
+
+    @classmethod
+    def from_spec_fields(cls, spec, f, dtype, device, seed):
+        """The model of :meth:`spec_fields`'s fields (read with ``f``), through the public builder."""
+        return specs.build_graph(cls(dtype=dtype, device=device, seed=seed), spec, f)
 
     # ---- pickling: no module objects, no buffers; they are rebuilt -------------------------
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for k in ("xp", "_plans", "_local"):
+        for k in ("xp", "_plans", "_local", "_lock"):
             state.pop(k)
         return state
 
@@ -692,6 +601,7 @@ class Graph:
         self.__dict__.update(state)
         self.xp = backend.xp_for(self.device)
         self._plans, self._local = collections.OrderedDict(), threading.local()
+        self._lock = threading.RLock()
 
 
 class Gradients(dict):
@@ -711,6 +621,30 @@ class Gradients(dict):
         return dict(self._contributions[name])
 
 
+def _numbers(data, label, xp):
+    """``data`` as a device array of real numbers; a DataError for strings, objects, ragged
+    lists or complex numbers (whose imaginary part a cast would drop without a word)."""
+    try:
+        a = backend.to_device(data, xp)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{label} must be an array of numbers (one column per example); "
+                        f"{' '.join(str(e).split())}") from None
+    if a.dtype.kind == "c":
+        raise DataError(f"{label} is complex ({a.dtype}); gpubp trains on real numbers: pass "
+                        f"{label}.real if the imaginary parts are 0")
+    if a.dtype.kind not in "biuf":
+        raise DataError(f"{label} must be an array of numbers; got an array of {a.dtype} "
+                        f"(strings or objects): convert it first, e.g. {label}.astype(float)")
+    return a
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+
+
 def _check_finite(name, a):
     xp = backend.xp_of(a)
     # a NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the array with no
@@ -725,3 +659,6 @@ def _check_finite(name, a):
         i, j = np.argwhere(bad)[0]
         raise DataError(f"{name} contains {int(bad.sum())} NaN or Inf value(s) (first at row {i}, "
                         f"column {j}); remove or impute them first")
+
+
+specs.register(Graph)

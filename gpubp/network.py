@@ -24,7 +24,10 @@ import numpy as np
 from . import activations as _activations
 from .errors import ArgumentTypeError, ConfigError, GpubpError, LayerIndexError, ShapeError
 from .graph import Gradients as _GraphGradients
+from .checks import check_flag
 from .graph import Graph
+from .specs import (activation_from_spec, activation_spec, loss_from_spec, loss_spec, register,
+                    seed_spec, within_caps)
 
 
 class LayerList:
@@ -78,6 +81,7 @@ class Gradients(_GraphGradients):
         self.b = LayerList("b", self, L, shown="db") if bias else None
 
 
+@register
 class Network(Graph):
     """A fully connected network ``n[0] -> n[1] -> ... -> n[L]`` trained by backpropagation.
 
@@ -102,7 +106,12 @@ class Network(Graph):
 
     def __init__(self, sizes, activation="relu", output="sigmoid", loss="bce", dtype="float32",
                  device=None, seed=None, bias=True):
-        sizes = list(sizes)
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ConfigError(f"sizes must be a list [n[0], ..., n[L]] of at least two positive "
+                              f"integers (inputs and outputs); got {sizes!r}") from None
+        bias = check_flag("bias", bias)
         if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
                                      and n >= 1 for n in sizes):
             raise ConfigError(f"sizes must be [n[0], ..., n[L]]: at least two positive integers "
@@ -129,6 +138,32 @@ class Network(Graph):
 
     def output(self, *args, **kwargs):
         raise GpubpError("a Network is complete when made; build a gpubp.Graph for other outputs")
+
+    # ---- its record: the constructor's arguments ---------------------------------------------
+
+    def spec_fields(self):
+        acts = self.activations
+        return {"sizes": list(self.sizes), "activation": [activation_spec(a) for a in acts[1:-1]],
+                "output": activation_spec(acts[-1]), "loss": loss_spec(self.loss),
+                "bias": self.bias_terms, "seed": seed_spec(self.seed), "params": self.param_specs()}
+
+    @classmethod
+    def spec_counts(cls, spec, f):
+        sizes, bias = f.get(spec, "sizes", list), f.get(spec, "bias", bool)
+        if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                                     for n in sizes):
+            raise f.error(f"field 'sizes' must be [n[0], ..., n[L]], at least two positive "
+                          f"integers; got {sizes!r}")
+        P = sum(n * (m + bias) for m, n in zip(sizes, sizes[1:]))
+        return within_caps(P, len(sizes), f)
+
+    @classmethod
+    def from_spec_fields(cls, spec, f, dtype, device, seed):
+        hidden = [activation_from_spec(a, f) for a in f.get(spec, "activation", list)]
+        return cls(f.get(spec, "sizes", list), activation=hidden,
+                   output=activation_from_spec(f.get(spec, "output", dict), f),
+                   loss=loss_from_spec(spec, f), dtype=dtype, device=device, seed=seed,
+                   bias=f.get(spec, "bias", bool))
 
     # ---- the notes' names ------------------------------------------------------------------
 

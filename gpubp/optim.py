@@ -8,6 +8,13 @@ shaped like the parameters, and reused after.
 
 An optimizer's state belongs to the parameters it first updated: stepping another network's
 parameters with it is an error, not silently shared moments.
+
+Each optimizer writes and reads its own record (a checkpoint's ``training["optimizer"]``):
+:meth:`Optimizer.record` gives its kind, ``lr``, step count ``t`` and hyperparameters
+(``hyper``) as JSON data, and its state arrays (named by ``state_names``);
+:meth:`Optimizer.restore` rebuilds it, and :meth:`Optimizer.bind` attaches restored state to a
+network's flat buffer. A new optimizer declares ``kind``, ``hyper`` and ``state_names`` and joins
+``OPTIMIZERS``; checkpoints then store it with no other change.
 """
 
 import math
@@ -16,7 +23,8 @@ import numpy as np
 
 from . import kernels
 from .backend import xp_of
-from .errors import ArgumentTypeError, ConfigError, GpubpError, unknown_name
+from . import backend
+from .errors import ArgumentTypeError, CheckpointError, ConfigError, GpubpError, unknown_name
 from .params import FlatArrays
 
 
@@ -36,7 +44,14 @@ class Optimizer:
     ``update(p, g, *state, scratch=None)``: the in-place update of ``p`` (and its state) from its
     gradient ``g``; ``self.t`` is the step count, already advanced for this step; ``scratch`` is a
     buffer shaped like ``p`` that the NumPy twins may use, or None.
+
+    And two names for its record: ``hyper``, its hyperparameters besides ``lr`` (constructor
+    arguments and attributes of the same names); ``state_names``, what ``new_state`` returns.
     """
+
+    kind = None         # its name in OPTIMIZERS (a record stores the name, never code)
+    hyper = ()
+    state_names = ()
 
     def __init__(self, lr):
         lr = _number("lr", lr)
@@ -78,12 +93,69 @@ class Optimizer:
         for p, g, s, tmp in zip(params, grads, self.state, scratch):
             self.update(p, g, *s, scratch=tmp)
 
+    def bind(self, params, state):
+        """Make this optimizer the one of ``params`` (a FlatArrays) with ``state``: one array per
+        name of ``state_names``, each shaped like ``params.flat`` (host or device arrays; copied
+        onto the buffer's device). How a restored optimizer goes on where it stopped."""
+        if len(state) != len(self.state_names):
+            raise ConfigError(f"{type(self).__name__} keeps {len(self.state_names)} state arrays "
+                              f"({', '.join(self.state_names) or 'none'}); got {len(state)}")
+        flat = params.flat
+        arrays = []
+        for name, s in zip(self.state_names, state):
+            if tuple(s.shape) != flat.shape:
+                raise ConfigError(f"{type(self).__name__} state {name} must be shaped like the "
+                                  f"parameters {flat.shape}; got {tuple(s.shape)}")
+            arrays.append(backend.to_device(s, params.xp, flat.dtype).copy())
+        self.params, self.state = [flat], [tuple(arrays)]
+
+    def record(self, params):
+        """``(record, states)``: this optimizer as JSON data (kind, lr, t, whether it holds
+        state, its hyperparameters) and its state arrays on the host, in ``state_names`` order
+        (none before its first step). ``params``: the FlatArrays it must belong to."""
+        if self.kind is None or OPTIMIZERS.get(self.kind) is not type(self):
+            raise CheckpointError(f"optimizer {type(self).__name__} is not one of gpubp's "
+                                  f"({', '.join(OPTIMIZERS)}); a checkpoint holds no code")
+        bound = self.params is not None
+        if bound and (len(self.params) != 1 or self.params[0] is not params.flat):
+            raise CheckpointError(f"the training state's {type(self).__name__} optimizer holds the "
+                                  f"state of other arrays than this model's parameters; cannot "
+                                  f"save it")
+        record = {"kind": self.kind, "lr": self.lr, "t": self.t, "bound": bound,
+                  **{h: getattr(self, h) for h in self.hyper}}
+        states = [backend.to_host(s) for s in self.state[0]] if bound else []
+        return record, states
+
+    @staticmethod
+    def restore(record, fields, state):
+        """``(optimizer, states)`` from :meth:`Optimizer.record`'s ``record``, read with ``fields``
+        (a :class:`gpubp.checkpoint.Fields`: a malformed record is a CheckpointError);
+        ``state(i, what)`` gives its i-th state array (``what``: "adam m", ...), asked only if the
+        record holds state. ``states`` is None for an optimizer that had not stepped yet; else bind
+        them with :meth:`Optimizer.bind`."""
+        kind = fields.get(record, "kind", str)
+        if kind not in OPTIMIZERS:
+            raise fields.error(f"unknown optimizer {kind!r}; valid optimizers are: "
+                               f"{', '.join(sorted(OPTIMIZERS))}")
+        cls = OPTIMIZERS[kind]
+        try:
+            opt = cls(fields.number(record, "lr"),
+                      **{h: fields.number(record, h) for h in cls.hyper})
+        except (ValueError, TypeError) as e:
+            raise fields.error(f"optimizer: {e}") from None
+        opt.t = fields.count(record, "t", least=0)
+        if not fields.get(record, "bound", bool):
+            return opt, None
+        return opt, [state(i, f"{kind} {name}") for i, name in enumerate(cls.state_names)]
+
     def __repr__(self):
         return f"{type(self).__name__.lower()}(lr={self.lr})"
 
 
 class SGD(Optimizer):
     """``W <- W - lr dW``."""
+
+    kind = "sgd"
 
     def new_state(self, p):
         return ()
@@ -94,6 +166,8 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     """``v <- mu v - lr dW``, ``W <- W + v`` (classical momentum, ``mu`` = 0.9)."""
+
+    kind, hyper, state_names = "momentum", ("mu",), ("v",)
 
     def __init__(self, lr, mu=0.9):
         super().__init__(lr)
@@ -113,6 +187,8 @@ class Adam(Optimizer):
     """Adam (Kingma and Ba): ``m <- b1 m + (1-b1) dW``, ``v <- b2 v + (1-b2) dW^2``,
     ``W <- W - lr mhat / (sqrt(vhat) + eps)`` with ``mhat = m/(1-b1^t)``, ``vhat = v/(1-b2^t)``."""
 
+    kind, hyper, state_names = "adam", ("beta1", "beta2", "eps"), ("m", "v")
+
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = (_number(k, v) for k, v in
@@ -131,7 +207,7 @@ class Adam(Optimizer):
         kernels.adam(g, self.beta1, self.beta2, lr_t, self.eps * c2, p, m, v, scratch=scratch)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+OPTIMIZERS = {cls.kind: cls for cls in (SGD, Momentum, Adam)}
 
 
 def get(name_or_optimizer, lr=None):

@@ -10,7 +10,7 @@ call, and a checkpoint is one array.
 import numpy as np
 
 from . import backend
-from .errors import NameNotFound, ShapeError
+from .errors import DataError, NameNotFound, ShapeError
 
 
 class Layout:
@@ -76,10 +76,18 @@ class FlatArrays:
 
     def __setitem__(self, name, value):
         target = self[name]
-        value = backend.to_device(value, self.xp)
+        try:
+            value = backend.to_device(value, self.xp)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"{name} must be an array of numbers; {' '.join(str(e).split())}") from None
+        if value.dtype.kind not in "biuf":
+            raise DataError(f"{name} must be an array of real numbers; got {value.dtype}")
         if value.shape != target.shape:
             raise ShapeError(f"{name} must be {target.shape}; got {value.shape}")
-        target[...] = value.astype(self.dtype, copy=False)
+        value = value.astype(self.dtype, copy=False)
+        if not bool(self.xp.isfinite(value).all()):
+            raise DataError(f"{name} must be finite; the values given hold NaN or inf")
+        target[...] = value
 
     def __contains__(self, name):
         return name in self._views

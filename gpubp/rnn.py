@@ -20,12 +20,15 @@ for ``outputs="all"``. Columns are examples, as everywhere.
 import numpy as np
 
 from . import backend
-from .errors import ConfigError, GpubpError, ShapeError
+from .errors import ConfigError, DataError, GpubpError, ShapeError
 from .graph import Graph
+from .specs import (activation_from_spec, activation_spec, loss_from_spec, loss_spec, register,
+                    seed_spec, within_caps)
 
 OUTPUTS = ("last", "all")
 
 
+@register
 class ElmanRNN(Graph):
     """An Elman RNN unrolled over ``T`` steps (see the module docstring).
 
@@ -79,13 +82,35 @@ class ElmanRNN(Graph):
     def output(self, *args, **kwargs):
         raise GpubpError("an ElmanRNN is complete when made; build a gpubp.Graph for other outputs")
 
+    # ---- its record: the constructor's arguments ---------------------------------------------
+
+    def spec_fields(self):
+        return {"n_x": self.n_x, "n_h": self.n_h, "n_y": self.n_y, "T": self.T,
+                "activation": activation_spec(self.layers["h[1]"].activation),
+                "output": activation_spec(self.outputs[0].activation), "loss": loss_spec(self.loss),
+                "outputs": self.outputs_at, "seed": seed_spec(self.seed), "params": self.param_specs()}
+
+    @classmethod
+    def spec_counts(cls, spec, f):
+        n_x, n_h, n_y, T = (f.count(spec, k) for k in ("n_x", "n_h", "n_y", "T"))
+        P = n_h * (n_x + n_h + 1) + n_y * (n_h + 1)  # Wx, Wh, bh, Wy, by
+        return within_caps(P, 3 * T, f)  # T inputs, T states, up to T outputs
+
+    @classmethod
+    def from_spec_fields(cls, spec, f, dtype, device, seed):
+        return cls(*(f.count(spec, k) for k in ("n_x", "n_h", "n_y", "T")),
+                   activation=activation_from_spec(f.get(spec, "activation", dict), f),
+                   output=activation_from_spec(f.get(spec, "output", dict), f),
+                   loss=loss_from_spec(spec, f), outputs=f.get(spec, "outputs", str),
+                   dtype=dtype, device=device, seed=seed)
+
     # ---- (T, n, m) arrays <-> one (n, m) array per step -----------------------------------
 
     def feed(self, X, what="X"):
         """``X`` ``(T, n_x, m)`` as ``{"x[t]": X[t-1]}`` (views, no copy); a dict passes through."""
         if isinstance(X, dict):
             return super().feed(X, what)
-        shape = tuple(getattr(X, "shape", np.shape(X)))
+        shape = _shape(X, what)
         if len(shape) != 3 or shape[0] != self.T or shape[1] != self.n_x:
             raise ShapeError(f"an ElmanRNN takes {what} as (T, n_x, m) = ({self.T}, {self.n_x}, m): "
                              f"x[t] = {what}[t-1] is (n_x, m), one column per example; got {what} of "
@@ -97,7 +122,7 @@ class ElmanRNN(Graph):
         """``Y`` ``(n_y, m)`` (outputs="last") or ``(T, n_y, m)`` (outputs="all") as a dict."""
         if isinstance(Y, dict) or self.outputs_at == "last":
             return super().feed_targets(Y, what)
-        shape = tuple(getattr(Y, "shape", np.shape(Y)))
+        shape = _shape(Y, what)
         if len(shape) != 3 or shape[0] != self.T or shape[1] != self.n_y:
             raise ShapeError(f"with outputs='all' {what} is (T, n_y, m) = ({self.T}, {self.n_y}, m): "
                              f"the target of y_hat[t] is {what}[t-1]; got {what} of shape {shape}")
@@ -109,3 +134,12 @@ class ElmanRNN(Graph):
         if self.outputs_at == "last":
             return outputs["y_hat"]
         return self.xp.stack([outputs[f"y_hat[{t}]"] for t in range(1, self.T + 1)])
+
+
+def _shape(data, what):
+    """The shape of ``data`` (an array or nested lists); a DataError for ragged lists."""
+    try:
+        return tuple(getattr(data, "shape", None) or np.shape(data))
+    except ValueError as e:
+        raise DataError(f"{what} must be an array of numbers (T, n, m); "
+                        f"{' '.join(str(e).split())}") from None

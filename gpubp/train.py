@@ -1,9 +1,11 @@
 """The fit loop: shuffled mini-batches, epochs, validation, early stopping, history, progress.
 
-What must survive between calls of :func:`fit` (and, later, in a checkpoint) lives in one object,
+What must survive between calls of :func:`fit` (and in a checkpoint) lives in one object,
 :class:`TrainingState`, owned by the network (``net.training``): the optimizer with its moments,
 the random generator of the shuffling, the epoch count and the history. Calling ``fit`` twice
-continues training: the same optimizer state, the next shuffles.
+continues training: the same optimizer state, the next shuffles. The state writes and reads its
+own record (:meth:`TrainingState.record` / :meth:`TrainingState.restore`), and the optimizer its
+own within it.
 
 The data cross to the device once per call of :func:`fit`; each epoch draws one permutation on
 the host and sends it over; each batch is gathered into the plan's buffers (no allocation). The
@@ -17,7 +19,7 @@ import numpy as np
 
 from . import backend, distributed, optim
 from .errors import ArgumentTypeError, ConfigError, GpubpError
-from .graph import check_batch_size
+from .checks import check_batch_size
 
 
 class History(dict):
@@ -83,6 +85,107 @@ class TrainingState:
     def restore_best(self, net):
         if self.best_params is not None:
             net.params.flat[...] = self.best_params
+
+    # ---- its record (a checkpoint's "training" entry and arrays) ----------------------------
+
+    def record(self, net):
+        """``(record, arrays)``: this state as JSON data, and its arrays on the host by entry
+        name (``optimizer_state_<i>``, ``order`` for a stopped epoch, ``best_params``)."""
+        opt_record, states = self.optimizer.record(net.params)
+        record = {
+            "optimizer": opt_record,
+            "rng": _plain(self.rng.bit_generator.state),
+            "epoch": self.epoch,
+            "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
+            # an epoch stopped between batches (its permutation is the array "order")
+            "stopped": ({"position": self.position, "partial": self.partial}
+                        if self.mid_epoch else None),
+            # early stopping's bookkeeping (its best parameters are the array "best_params")
+            "watch": {"best": float(self.best) if np.isfinite(self.best) else None,
+                      "waited": self.waited, "interrupted": self.interrupted},
+        }
+        arrays = {f"optimizer_state_{i}": s for i, s in enumerate(states)}
+        if self.mid_epoch:
+            arrays["order"] = np.asarray(self.order, dtype=np.int64)
+        if self.best_params is not None:
+            arrays["best_params"] = backend.to_host(self.best_params)
+        return record, arrays
+
+    @classmethod
+    def restore(cls, net, record, reader):
+        """The state :meth:`record` wrote, for ``net`` (its parameters already loaded), read from
+        ``reader`` (a :class:`gpubp.checkpoint.Reader`): CheckpointError for anything malformed."""
+        f = reader.fields("training")
+        P, dtype = net.params.layout.size, net.dtype
+        def state_array(i, what):  # the optimizer's i-th state array, shaped like the parameters
+            return reader.flat(f"optimizer_state_{i}", P, dtype, what)
+
+        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f, state_array)
+        if states is not None:
+            opt.bind(net.params, states)
+        state = cls(opt, _generator(f.get(record, "rng", dict), f))
+        state.epoch = f.count(record, "epoch", least=0)
+        history = f.get(record, "history", dict)
+        for k, vs in history.items():
+            if not isinstance(vs, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs):
+                raise f.error(f"history[{k!r}] must be a list of numbers")
+        state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
+        state.history.setdefault("cost", [])
+        stopped = f.get(record, "stopped", dict, optional=True)
+        if stopped is not None:
+            state.order = _order(reader)
+            state.position = f.count(stopped, "position", least=0)
+            if state.position >= state.order.size:
+                raise f.error(f"stopped.position must be in 0..{state.order.size - 1}; got "
+                              f"{state.position}")
+            state.partial = f.number(stopped, "partial")
+        watch = f.get(record, "watch", dict, optional=True)
+        if watch is not None:
+            best = f.get(watch, "best", (int, float), optional=True)
+            state.best = np.inf if best is None else float(best)
+            state.waited = f.count(watch, "waited", least=0)
+            state.interrupted = f.get(watch, "interrupted", bool, optional=True) or False
+            if "best_params" in reader:
+                best_params = reader.flat("best_params", P, dtype, "early stopping's best")
+                state.best_params = backend.to_device(best_params, net.xp).copy()
+        return state
+
+
+#: the bit generators a record may name (NumPy's own)
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _plain(o):
+    """A bit generator's state as JSON data (its arrays as lists, its NumPy ints as ints)."""
+    if isinstance(o, dict):
+        return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
+
+
+def _generator(rng_state, f):
+    name = f.get(rng_state, "bit_generator", str)
+    if name not in BIT_GENERATORS:
+        raise f.error(f"unknown bit generator {name!r}; valid ones are: {', '.join(BIT_GENERATORS)}")
+    bg = getattr(np.random, name)()
+    try:
+        bg.state = rng_state
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
+        raise f.error(f"the {name} state cannot be restored: {' '.join(str(e).split())}") from None
+    return np.random.Generator(bg)
+
+
+def _order(reader):
+    shape, dtype = reader.header("order")
+    order = reader.array("order") if len(shape) == 1 and dtype.kind in "iu" else None
+    if order is None or not np.array_equal(np.sort(order), np.arange(order.size)):
+        raise reader.error("'order' must be a permutation of 0..M-1 (the stopped epoch's order of "
+                           "the examples)")
+    return order
 
 
 def _optimizer_for(net, optimizer, lr):

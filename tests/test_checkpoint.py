@@ -1,9 +1,14 @@
 """Checkpoints: round trips bit for bit, no pickle, errors that say what is wrong, atomic writes,
 and an exact resume (3 epochs + save + load + 2 epochs == 5 epochs in one go)."""
 
+import io
 import json
 import os
 import pickle
+import time
+import tracemalloc
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -113,7 +118,7 @@ def test_round_trip_is_bit_exact(kind, dtype, tmp_path):
     b = gpubp.load(path, device="cpu")
     assert type(b) is type(a) and b.dtype == a.dtype == np.dtype(dtype)
     assert repr(b) == repr(a)
-    assert checkpoint.architecture(b) == checkpoint.architecture(a)
+    assert b.spec() == a.spec()
     assert list(b.params) == list(a.params)
     assert_bitwise(b.params.flat, a.params.flat)
     for name in a.params:  # the views share the loaded buffer
@@ -316,9 +321,12 @@ def test_tampered_architecture_shape(trained):
 def test_parameter_list_must_match(trained):
     _, path = trained
     raw = path.read_bytes()
-    edit_json(path, "architecture", lambda a: a["sizes"].__setitem__(1, 6))
-    load_error(path, r"parameter 1 is listed as weight W\[1\] \(5, 3\) but the model it builds "
-                     r"has weight W\[1\] \(6, 3\)")
+    edit_json(path, "architecture", lambda a: a["sizes"].__setitem__(1, 6))  # 62 parameters
+    load_error(path, r"'params' has shape \(54,\) but the architecture needs \(62,\)")
+    path.write_bytes(raw)
+    edit_json(path, "architecture", lambda a: a["params"][0].update(name="W[9]"))
+    load_error(path, r"parameter 1 is listed as weight W\[9\] \(5, 3\) but the model it builds "
+                     r"has weight W\[1\] \(5, 3\)")
     path.write_bytes(raw)
     edit_json(path, "architecture", lambda a: a["params"].pop())
     load_error(path, "5 parameters are listed but the model it builds has 6")
@@ -514,6 +522,15 @@ def test_a_stopped_epoch_must_finish_on_the_same_data(tmp_path):
         a.fit(X[:, :10], Y[:, :10], epochs=1)
 
 
+def test_a_stopped_position_must_be_inside_the_epoch(tmp_path):
+    X, Y = data("network")
+    a = make("network")
+    a.fit(X, Y, epochs=1, batch_size=7, stop=lambda: True)
+    a.save(tmp_path / "a")
+    edit_json(tmp_path / "a", "training", lambda t: t["stopped"].update(position=23))  # M
+    load_error(tmp_path / "a", r"stopped.position must be in 0..22; got 23")
+
+
 def test_a_stopped_epoch_order_must_be_a_permutation(tmp_path):
     X, Y = data("network")
     a = make("network")
@@ -575,7 +592,7 @@ META = {"data": {"data": "digits", "seed": 0, "fraction": 0.2}, "classes": ["a",
 
 def test_metadata_round_trip(tmp_path):
     net = make("network")
-    checkpoint.save(net, tmp_path / "m", metadata=META)
+    gpubp.save(net, tmp_path / "m", metadata=META)
     b = gpubp.load(tmp_path / "m", device="cpu")
     assert b.metadata == META and b.metadata["x_mean"][1] == -2.5e-300  # floats exact
     assert checkpoint.load_metadata(tmp_path / "m") == META
@@ -585,7 +602,7 @@ def test_metadata_round_trip(tmp_path):
     b.save(tmp_path / "m2")
     assert checkpoint.load_metadata(tmp_path / "m2") == META
     # and a new one replaces it
-    checkpoint.save(b, tmp_path / "m3", metadata={"other": 1})
+    gpubp.save(b, tmp_path / "m3", metadata={"other": 1})
     assert gpubp.load(tmp_path / "m3").metadata == {"other": 1}
 
 
@@ -598,7 +615,7 @@ def test_no_metadata_is_none(trained):
 
 
 def test_metadata_is_plain_json_in_the_file(tmp_path):
-    checkpoint.save(make("network"), tmp_path / "m", metadata=META)
+    gpubp.save(make("network"), tmp_path / "m", metadata=META)
     with np.load(tmp_path / "m", allow_pickle=False) as f:
         a = f["metadata"]
         assert a.shape == () and a.dtype.kind == "U"
@@ -615,8 +632,9 @@ def test_metadata_is_plain_json_in_the_file(tmp_path):
     ({"a": (1, 2)}, "sequences lists"),
 ])
 def test_metadata_that_is_not_json_data_is_refused(bad, match, tmp_path):
-    with pytest.raises((TypeError, ValueError), match=match):
-        checkpoint.save(make("network"), tmp_path / "m", metadata=bad)
+    with pytest.raises(GpubpError, match=match) as e:  # a TypeError or a ValueError too
+        gpubp.save(make("network"), tmp_path / "m", metadata=bad)
+    assert isinstance(e.value, TypeError if match == "must be a dict" else (TypeError, ValueError))
     assert not (tmp_path / "m").exists()
 
 
@@ -644,3 +662,304 @@ def test_load_metadata_of_a_file_that_is_not_a_checkpoint(tmp_path):
     np.savez(tmp_path / "other.npz", metadata=np.array("{}"))
     with pytest.raises(CheckpointError, match="not a gpubp checkpoint"):
         checkpoint.load_metadata(tmp_path / "other.npz")
+
+
+# ---- files written by earlier gpubp still load ------------------------------------------------
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+V1 = ["v1_network.npz", "v1_graph.npz", "v1_rnn.npz", "v1_rnn_untrained.npz"]
+
+
+def entries(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize("name", V1)
+def test_a_version_1_file_written_before_the_records_loads_and_saves_back_the_same(name, tmp_path):
+    """tests/data/v1_*.npz were written by gpubp before each class wrote its own record
+    (tests/data/make_v1.py, run with that code): they load, and saving what was loaded writes
+    the same entries, the same JSON and the same arrays, bit for bit."""
+    old = entries(os.path.join(DATA, name))
+    model = gpubp.load(os.path.join(DATA, name), device="cpu")
+    assert type(model).__name__ == json.loads(str(old["architecture"]))["kind"]
+    assert_bitwise(model.params.flat, old["params"])
+    model.save(tmp_path / "again")
+    new = entries(tmp_path / "again")
+    assert sorted(new) == sorted(old)
+    for key in old:  # the JSON too, as text: same fields, same order, same spelling
+        assert_bitwise(new[key], old[key])
+
+
+def test_a_version_1_file_resumes_its_stopped_epoch_and_watch():
+    net = gpubp.load(os.path.join(DATA, "v1_network.npz"), device="cpu")
+    old = entries(os.path.join(DATA, "v1_network.npz"))
+    state = net.training
+    assert state.mid_epoch and state.position > 0 and np.array_equal(state.order, old["order"])
+    assert_bitwise(state.best_params, old["best_params"])
+    assert state.optimizer.params[0] is net.params.flat and state.optimizer.t > 0
+    assert_bitwise(state.optimizer.state[0][1], old["optimizer_state_1"])
+    assert net.metadata == {"classes": ["a", "b"], "x": [0.5, 1e300]}
+    X, Y = np.random.default_rng(1).normal(size=(3, 11)), np.full((2, 11), 0.5)
+    net.fit(X, Y, epochs=1, batch_size=4, optimizer="adam", patience=3)  # finishes that epoch
+    assert not net.training.mid_epoch
+
+
+# ---- a fault table: damaged files, and the error each must give ----------------------------------
+
+def raw_entries(path):
+    """``[(name, bytes, compress_type)]`` of the zip at ``path``, as stored."""
+    with zipfile.ZipFile(path) as z:
+        return [(i.filename, z.read(i), i.compress_type) for i in z.infolist()]
+
+
+def write_zip(path, items):
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as z:
+        warnings.simplefilter("ignore")  # "Duplicate name": wanted here
+        for name, data, compress in items:
+            z.writestr(name, data, compress_type=compress)
+
+
+def npy(array=None, header=None, tail=b""):
+    """The bytes of a .npy file: of ``array``, or of a ``header`` dict followed by ``tail``."""
+    buf = io.BytesIO()
+    if array is not None:
+        np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
+    else:
+        np.lib.format.write_array_header_1_0(buf, header)
+        buf.write(tail)
+    return buf.getvalue()
+
+
+def replace_entry(path, key, data, compress=zipfile.ZIP_STORED):
+    items = [(n, data if n == f"{key}.npy" else d, compress if n == f"{key}.npy" else c)
+             for n, d, c in raw_entries(path)]
+    if f"{key}.npy" not in [n for n, _, _ in items]:
+        items.append((f"{key}.npy", data, compress))
+    write_zip(path, items)
+
+
+def central_field(path, entry, offset, value, size=2):
+    """Overwrite a field of ``entry``'s record in the zip's central directory."""
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"PK\x01\x02")  # the first central record, then find ours
+    while True:
+        length = int.from_bytes(raw[at + 28:at + 30], "little")
+        if raw[at + 46:at + 46 + length] == f"{entry}.npy".encode():
+            break
+        at = raw.find(b"PK\x01\x02", at + 1)
+    raw[at + offset:at + offset + size] = value.to_bytes(size, "little")
+    path.write_bytes(bytes(raw))
+
+
+def nan_in(key):
+    def damage(path):
+        a = entries(path)[key].copy()
+        a[3] = np.nan
+        rewrite(path, **{key: a})
+    return damage
+
+
+def graph_edit(edit):
+    def damage(path):
+        make("graph").save(path)
+        edit_json(path, "architecture", edit)
+    return damage
+
+
+def huge_architecture(path):
+    """A 3 KB file whose architecture says 12000-12000-1: 144,024,001 parameters."""
+    def widen(a):
+        a["sizes"] = [12000, 12000, 1]
+        a["activation"], a["params"] = a["activation"][:1], [
+            {"name": "W[1]", "shape": [12000, 12000], "role": "weight"},
+            {"name": "b[1]", "shape": [12000, 1], "role": "bias"},
+            {"name": "W[2]", "shape": [1, 12000], "role": "weight"},
+            {"name": "b[2]", "shape": [1, 1], "role": "bias"}]
+    edit_json(path, "architecture", widen)
+
+
+def huge_params_header(path):
+    """The architecture's 54 parameters, but an entry whose header says 144 million."""
+    huge_architecture(path)
+    replace_entry(path, "params", npy(header={"descr": "<f4", "fortran_order": False,
+                                              "shape": (144024001,)}, tail=b"\0" * 64))
+
+
+def zeros_entry(key, n, compress=zipfile.ZIP_DEFLATED, header=None):
+    def damage(path):
+        with zipfile.ZipFile(path, "a", compression=compress) as z, \
+                z.open(f"{key}.npy", "w", force_zip64=True) as w:
+            w.write(npy(header=header or {"descr": "|u1", "fortran_order": False, "shape": (n,)}))
+            chunk = b"\0" * 2 ** 22
+            for _ in range(n // len(chunk)):
+                w.write(chunk)
+    return damage
+
+
+def deep_json(path):
+    rewrite(path, architecture=np.array("[" * 100_000 + "]" * 100_000))
+
+
+def big_endian(key):
+    def damage(path):
+        rewrite(path, **{key: entries(path)[key].astype(">f4")})
+    return damage
+
+
+FAULTS = [  # (name, damage(path of a trained Network's checkpoint), expected words)
+    ("duplicate layer name", graph_edit(lambda a: a["layers"][1].update(name="H1")),
+     r"architecture: cannot be rebuilt: the name 'H1' is already used"),
+    ("a layer leading to no output", graph_edit(lambda a: a.update(outputs=["Y1"])),
+     r"architecture: cannot be rebuilt: layer\(s\) Y2 lead to no output"),
+    ("an output listed twice", graph_edit(lambda a: a.update(outputs=["Y1", "Y1", "Y2"])),
+     r"architecture: cannot be rebuilt: output: a layer is listed twice"),
+    ("an unknown layer as output", graph_edit(lambda a: a.update(outputs=["Y1", 7])),
+     r"output 7 is not a layer"),
+    ("3 KB file saying 12000-12000-1", huge_architecture,
+     r"'params' has shape \(54,\) but the architecture needs \(144024001,\)"),
+    ("params header larger than its entry", huge_params_header,
+     r"entry 'params' is \d+ bytes in the zip directory but its header says float32 of shape "
+     r"\(144024001,\) \(576096\d+ bytes\)"),
+    ("directory size of a stored entry lies", lambda p: central_field(p, "params", 24, 2 ** 31, 4),
+     r"entry 'params' says it holds 2147483648 bytes in \d+ of a \d+-byte file"),
+    ("a compressed extra entry of 400 MB", zeros_entry("extra", 400 * 2 ** 20),
+     r"entry 'extra' says it holds 419430528 bytes in \d+ of a \d+-byte file; a truncated, "
+     r"corrupt or tampered file"),
+    ("a compressed metadata of 400 MB", zeros_entry("metadata", 100 * 2 ** 20, header={
+        "descr": "<U26214400", "fortran_order": False, "shape": ()}),
+     r"entry 'metadata' says it holds 1048577\d\d bytes in \d+ of a"),
+    ("an extra entry", lambda p: rewrite(p, extra=np.zeros(3)),
+     r"unknown entry 'extra'; a gpubp checkpoint holds format, version"),
+    ("flipped compression byte", lambda p: central_field(p, "params", 10, 0x63),
+     r"entry 'params' uses zip compression method 99; a checkpoint's entries are stored or "
+     r"deflated"),
+    ("100,000 nested JSON lists", deep_json, r"'architecture' is JSON nested too deeply to read"),
+    ("big-endian params", big_endian("params"),
+     r"entry 'params' is stored big-endian \('>f4'\); a gpubp checkpoint holds little-endian "
+     r"arrays \('<f4'\)"),
+    ("big-endian adam moment", big_endian("optimizer_state_1"),
+     r"entry 'optimizer_state_1' is stored big-endian"),
+    ("NaN in params", nan_in("params"), r"'params' holds 1 NaN or inf value\(s\)"),
+    ("NaN in best_params", nan_in("best_params"), r"'best_params' holds 1 NaN or inf value\(s\)"),
+    ("NaN in an adam moment", nan_in("optimizer_state_0"),
+     r"'optimizer_state_0' holds 1 NaN or inf value\(s\)"),
+    ("the same entry twice", lambda p: write_zip(p, raw_entries(p) + raw_entries(p)[-1:]),
+     r"the zip holds '\w+.npy' twice"),
+    ("an entry that is not .npy", lambda p: write_zip(p, raw_entries(p) + [("x.txt", b"hi", 0)]),
+     r"the zip holds 'x.txt' \(not an .npy array\)"),
+    ("an unknown optimizer state", lambda p: rewrite(p, optimizer_state_9=np.zeros(3)),
+     r"unknown entry 'optimizer_state_9'"),
+    ("an optimizer state adam does not keep", lambda p: rewrite(p, optimizer_state_2=np.zeros(3)),
+     r"entries 'optimizer_state_2' belong to none of the checkpoint's records"),
+    ("best parameters without a watch", lambda p: edit_json(p, "training", lambda t: t.pop("watch")),
+     r"entries 'best_params' belong to none of the checkpoint's records"),
+    ("a garbled .npy header", lambda p: replace_entry(p, "dtype", b"\x93NUMPY\x01\x00\x10\x00{'descr': 1}  \n"),
+     r"entry 'dtype' has no readable .npy header"),
+    ("a truncated entry", lambda p: replace_entry(p, "params", npy(np.zeros(54, np.float32))[:-8]),
+     r"entry 'params' is \d+ bytes in the zip directory but its header says"),
+    ("a text entry of 20 M characters", lambda p: replace_entry(p, "metadata", npy(
+        header={"descr": "<U20000000", "fortran_order": False, "shape": ()})),
+     r"entry 'metadata' holds 20000000 characters; a gpubp checkpoint's text holds at most"),
+    ("a complex array", lambda p: rewrite(p, params=entries(p)["params"].astype(np.complex64)),
+     r"entry 'params' has dtype complex64"),
+]
+
+
+@pytest.mark.parametrize("damage, words", [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
+def test_a_damaged_file_is_a_checkpoint_error_that_says_what(damage, words, tmp_path):
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.01, patience=5)
+    assert net.training.best_params is not None
+    path = tmp_path / "net.ckpt"
+    net.save(path)
+    damage(path)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        load_error(path, words)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # refused from the sizes, not after reading or allocating them
+    assert time.perf_counter() - start < 5 and peak < 64 * 2 ** 20
+
+
+def test_a_file_without_nan_loads_after_the_same_steps(tmp_path):
+    """The fault table's starting file loads (so each fault is what makes its load fail)."""
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.01, patience=5)
+    net.save(tmp_path / "ok")
+    assert gpubp.load(tmp_path / "ok", device="cpu").training.best_params is not None
+    make("graph").save(tmp_path / "g")
+    assert type(gpubp.load(tmp_path / "g", device="cpu")) is gpubp.Graph
+
+
+def test_save_refuses_non_finite_parameters_unless_asked(tmp_path):
+    net = make("network")
+    net.W[2][1, 1] = np.inf
+    net.b[1][0, 0] = np.nan
+    with pytest.raises(GpubpError, match=r"cannot save .*m: the parameters b\[1\], W\[2\] hold NaN "
+                                         r"or inf \(did the training diverge\?\); pass "
+                                         r"allow_nonfinite=True"):
+        net.save(tmp_path / "m")
+    with pytest.raises(GpubpError, match="allow_nonfinite=True"):
+        gpubp.save(net, tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+    net.save(tmp_path / "m", allow_nonfinite=True)
+    load_error(tmp_path / "m", r"'params' holds 2 NaN or inf value\(s\) \(did the training "
+                               r"diverge\?\); load\(..., allow_nonfinite=True\) reads it anyway")
+    back = gpubp.load(tmp_path / "m", device="cpu", allow_nonfinite=True)
+    assert np.isinf(back.W[2][1, 1])
+
+
+def test_save_refuses_non_finite_optimizer_state(tmp_path):
+    net = make("network")
+    X, Y = data("network")
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer="momentum")
+    net.training.optimizer.state[0][0][5] = np.nan
+    with pytest.raises(CheckpointError, match=r"'optimizer_state_0' holds 1 NaN"):
+        net.save(tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_folder_names_the_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r"the folder .*nowhere does not exist; create it"):
+        make("network").save(tmp_path / "nowhere" / "m")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_save_removes_the_temporaries_of_killed_saves_only(tmp_path):
+    """A save killed by SIGKILL leaves its temporary; the next save to that path removes it,
+    but not one of a save still running in another process, nor another path's."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(done.stdout)  # a process that has ended
+    stale = tmp_path / f".m.{dead}-0123456789ab.tmp"
+    live = tmp_path / f".m.{os.getppid()}-0123456789ab.tmp"
+    other = tmp_path / f".n.{dead}-0123456789ab.tmp"
+    for p in (stale, live, other):
+        p.write_bytes(b"PK\x03\x04 half a zip")
+    make("network").save(tmp_path / "m")
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "m"])
+
+
+def test_a_save_killed_in_another_process_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import os, numpy as np, gpubp\n"
+            "np.savez = lambda f, **a: (f.write(b'PK partial'), f.flush(), os._exit(9))\n"
+            f"gpubp.Network([2, 3, 1], device='cpu').save({str(tmp_path / 'm')!r})\n")
+    killed = subprocess.run([sys.executable, "-c", code], env={**os.environ,
+                            "PYTHONPATH": os.path.dirname(os.path.dirname(gpubp.__file__))})
+    assert killed.returncode == 9
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(".m.") and left.endswith(".tmp")
+    make("network").save(tmp_path / "m")
+    assert os.listdir(tmp_path) == ["m"]

@@ -534,3 +534,132 @@ def test_an_array_times_a_node_teaches():
     X = g.input("X", 2)
     with pytest.raises(TypeError, match="the left factor must be a parameter from graph.weight"):
         np.ones((3, 2)) @ X
+
+
+# ---- records: spec() and from_spec(), a registry of kinds ---------------------------------------
+
+def _seed000(seed=0):
+    g = gpubp.Graph(dtype="float64", device="cpu", seed=seed)
+    X1, X2 = g.input("X1", 2), g.input("X2", 2)
+    Wx, Wh, Wy = g.weight("Wx", (3, 2)), g.weight("Wh", (3, 3)), g.weight("Wy", (1, 3))
+    H1 = g.layer("H1", Wx @ X1, activation="tanh")
+    H2 = g.layer("H2", Wh @ H1 + Wx @ X2, bias=True, z="Z2")
+    g.output(g.layer("Y_hat", Wy @ H2), loss="half_sse")
+    return g
+
+
+@pytest.mark.parametrize("make", [
+    _seed000,
+    lambda: gpubp.Network([3, 4, 2], activation="tanh", output="softmax", loss="cross_entropy",
+                          device="cpu", seed=1, bias=False),
+    lambda: gpubp.Network([2, 5, 3, 1], activation=["relu", "leaky_relu"], device="cpu", seed=4),
+    lambda: gpubp.ElmanRNN(2, 3, 1, 4, outputs="all", device="cpu", seed=2),
+], ids=["graph", "network", "network-bias", "rnn"])
+def test_from_spec_rebuilds_the_same_model(make):
+    """spec() is JSON data; from_spec(spec) is a model of the same class, equations and
+    parameter layout, initialized alike by the stored seed."""
+    import json
+
+    a = make()
+    spec = a.spec()
+    assert json.loads(json.dumps(spec)) == spec
+    b = gpubp.Graph.from_spec(spec, dtype=a.dtype, device="cpu")
+    assert type(b) is type(a) and repr(b) == repr(a) and b.spec() == spec
+    assert [l.equation() for l in b.layers.values()] == [l.equation() for l in a.layers.values()]
+    assert np.array_equal(b.params.flat, a.params.flat)  # the same seed, the same initialization
+    from gpubp.checkpoint import Fields
+
+    assert type(a).spec_counts(spec, Fields("architecture"))[0] == a.params.layout.size
+
+
+def test_a_subclass_of_network_is_written_as_a_plain_graph():
+    class Network(gpubp.Network):  # even of the same name: the class itself is not registered
+        pass
+
+    net = Network([2, 3, 1], device="cpu", seed=0)
+    spec = net.spec()
+    assert spec["kind"] == "Graph" and "sizes" not in spec
+    back = gpubp.Graph.from_spec(spec, device="cpu")
+    assert type(back) is gpubp.Graph and np.array_equal(back.params.flat, net.params.flat)
+
+
+def test_a_registered_kind_writes_and_reads_its_own_fields(monkeypatch):
+    """A new kind of model: its constructor's arguments are its record (what Network does)."""
+    from gpubp import specs
+
+    class Perceptron(gpubp.Graph):
+        def __init__(self, n, dtype="float32", device=None, seed=None):
+            super().__init__(dtype, device, seed)
+            self.n_in = n
+            X = self.input("X", n)
+            super().output(self.layer("y", self.weight("w", (1, n)) @ X, activation="sigmoid",
+                                      bias=True), loss="bce")
+
+        def spec_fields(self):
+            return {"n": self.n_in, "seed": self.seed, "params": self.param_specs()}
+
+        @classmethod
+        def spec_counts(cls, spec, f):
+            return specs.within_caps(f.count(spec, "n") + 1, 2, f)
+
+        @classmethod
+        def from_spec_fields(cls, spec, f, dtype, device, seed):
+            return cls(f.count(spec, "n"), dtype, device, seed)
+
+    monkeypatch.setitem(specs.KINDS, "Perceptron", Perceptron)
+    p = Perceptron(4, device="cpu", seed=3)
+    spec = p.spec()
+    assert spec == {"kind": "Perceptron", "n": 4, "seed": 3, "params": p.param_specs()}
+    back = gpubp.Graph.from_spec(spec, device="cpu")
+    assert type(back) is Perceptron and back.n_in == 4
+    assert np.array_equal(back.params.flat, p.params.flat)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda s: s.update(kind="Tree"), "unknown model kind 'Tree'; this gpubp builds Graph, Network"),
+    (lambda s: s["layers"][1].update(name="H1"), "cannot be rebuilt: the name 'H1' is already used"),
+    (lambda s: s.update(outputs=["H2"]), r"cannot be rebuilt: output H2 also feeds Y_hat"),
+    (lambda s: s["params"][0].update(shape=[3, 0]), r"parameter 'Wx': shape must be two positive integers; got \[3, 0\]"),
+    (lambda s: s["params"][0].update(shape=[10 ** 6, 10 ** 4]), r"the model has 10000000015 parameters"),
+    (lambda s: s["layers"][0].update(terms=[["Wx", "H2"]]), r"layer 'H1': term Wx H2 names no earlier node 'H2'"),
+])
+def test_a_malformed_spec_is_a_checkpoint_error(edit, words):
+    spec = _seed000().spec()
+    edit(spec)
+    with pytest.raises(gpubp.CheckpointError, match=f"^architecture: {words}"):
+        gpubp.Graph.from_spec(spec, device="cpu")
+
+
+def test_gradients_from_several_threads_are_the_serial_ones():
+    """Threads share a model's training plan: gradients() takes its turn, never a wrong number."""
+    import threading
+
+    net = gpubp.Network([6, 16, 3], activation="tanh", output="softmax", loss="cross_entropy",
+                        dtype="float64", device="cpu", seed=0)
+    rng = np.random.default_rng(0)
+    data = []
+    for i in range(8):
+        X = rng.normal(size=(6, 40))
+        Y = np.eye(3)[:, rng.integers(0, 3, 40)]
+        data.append((X, Y))
+    serial = [net.gradients(X, Y) for X, Y in data]
+    results, errors = {}, []
+
+    def work(t):
+        try:
+            for r in range(25):
+                i = (t + r) % len(data)
+                results[(t, r)] = (i, net.gradients(*data[i]))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(results) == 100
+    for i, (cost, grads) in results.values():
+        assert cost == serial[i][0]
+        for k in grads:
+            assert np.array_equal(grads[k], serial[i][1][k])

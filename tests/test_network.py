@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import gpubp
 from gpubp import optim
-from gpubp.errors import DataError, NameNotFound, ShapeError
+from gpubp.errors import ArgumentTypeError, ConfigError, DataError, GpubpError, NameNotFound, ShapeError
 from conftest import HIDDEN, OUTPUT_LOSS_PAIRS, allocated_per_step, random_targets
 
 TOL = 1e-7  # finite differences vs backprop, float64
@@ -231,3 +231,76 @@ def test_predict_gives_classes_labels_or_values(rng):
     np.testing.assert_array_equal(reg.predict(X), reg.forward(X))
     with pytest.raises(gpubp.GpubpError, match="predict_proba needs a sigmoid or softmax output"):
         reg.predict_proba(X)
+
+
+# ---- a fault table: bad calls of the public API, and the error each must give -------------------
+
+def _net(**kw):
+    return gpubp.Network([2, 3, 1], device="cpu", seed=0, **kw)
+
+
+API_FAULTS = [  # (name, call, error class, words)
+    ("sizes a number", lambda: gpubp.Network(5), ConfigError,
+     r"sizes must be a list \[n\[0\], ..., n\[L\]\] of at least two positive integers .*got 5"),
+    ("sizes None", lambda: gpubp.Network(None), ConfigError, r"sizes must be a list .*got None"),
+    ("seed -1", lambda: _net_seed(-1), ConfigError, r"seed must be an integer >= 0 or None; got -1"),
+    ("seed 'abc'", lambda: _net_seed("abc"), ArgumentTypeError,
+     r"seed must be an integer >= 0 or None; got 'abc' \(str\)"),
+    ("seed 1.5", lambda: _net_seed(1.5), ArgumentTypeError, r"got 1.5 \(float\)"),
+    ("seed True", lambda: _net_seed(True), ArgumentTypeError, r"got True \(bool\)"),
+    ("bias 'no'", lambda: _net(bias="no"), ArgumentTypeError, r"bias must be True or False; got 'no'"),
+    ("a layer's bias 'no'", lambda: _graph_layer_bias("no"), ArgumentTypeError,
+     r"bias must be True or False; got 'no'"),
+    ("forward strings", lambda: _net().forward([["a", "b"], ["c", "d"]]), DataError,
+     r"X must be an array of numbers; got an array of <U1 \(strings or objects\)"),
+    ("forward ragged", lambda: _net().forward([[1.0, 2.0], [3.0]]), DataError,
+     r"X must be an array of numbers \(one column per example\); .*inhomogeneous"),
+    ("complex X", lambda: _net().forward(np.ones((2, 3)) * (1 + 1j)), DataError,
+     r"X is complex \(complex128\); gpubp trains on real numbers: pass X.real"),
+    ("complex Y", lambda: _net(loss="mse", output="identity").cost(np.ones((2, 3)), np.ones((1, 3)) * 1j),
+     DataError, r"Y is complex"),
+    ("Y strings", lambda: _net().cost(np.ones((2, 3)), [["a", "b", "c"]]), DataError,
+     r"Y must be an array of numbers; got an array of <U1"),
+    ("W[1] = strings", lambda: _net().W.__setitem__(1, [["a", "b"]] * 3), DataError,
+     r"W\[1\] must be an array of real numbers; got <U1"),
+    ("W[1] = all NaN", lambda: _net().W.__setitem__(1, np.full((3, 2), np.nan)), DataError,
+     r"W\[1\] must be finite; the values given hold NaN or inf"),
+    ("params['b[2]'] = inf", lambda: _net().params.__setitem__("b[2]", [[np.inf]]), DataError,
+     r"b\[2\] must be finite"),
+    ("unknown fit option", lambda: _net().fit(np.ones((2, 3)), np.full((1, 3), 0.5), epochz=3),
+     ArgumentTypeError, r"fit has no option 'epochz'; did you mean 'epochs'\? Its options are: "
+                        r"epochs, batch_size"),
+    ("too large for memory", lambda: gpubp.Network([10 ** 6, 10 ** 6, 1], device="cpu"), ConfigError,
+     r"the graph's 1000002000001 parameters need 3.64 TiB \(float32\), and as much again for "
+     r"their gradients; this CPU cannot allocate them"),
+]
+
+
+def _net_seed(seed):
+    return gpubp.Network([2, 3, 1], device="cpu", seed=seed)
+
+
+def _graph_layer_bias(bias):
+    g = gpubp.Graph(device="cpu")
+    g.layer("H", g.weight("W", (2, 2)) @ g.input("X", 2), bias=bias)
+
+
+@pytest.mark.parametrize("call, error, words", [f[1:] for f in API_FAULTS],
+                         ids=[f[0] for f in API_FAULTS])
+def test_a_bad_call_is_a_gpubp_error_that_says_what(call, error, words):
+    with pytest.raises(error, match=words) as e:
+        call()
+    assert isinstance(e.value, GpubpError) and "\n" not in str(e.value)
+
+
+def test_what_the_fault_table_refuses_is_accepted_when_right():
+    """The calls of the fault table, made right, work: each fault is what is refused."""
+    for seed in (0, 2 ** 70, np.int64(3), np.random.SeedSequence(1), None):
+        gpubp.Network([2, 3, 1], device="cpu", seed=seed)
+    net = _net(bias=np.bool_(False))
+    assert "b[1]" not in net.params
+    net = _net()
+    net.W[1] = [[1, 2], [3, 4], [5, 6]]  # ints are numbers
+    net.W[1] = np.ones((3, 2), dtype=bool)
+    assert net.forward(np.ones((2, 3), dtype=np.int32)).shape == (1, 3)
+    net.fit(np.ones((2, 3)), np.full((1, 3), 0.5), epochs=1, batch_size=2)

@@ -283,3 +283,111 @@ def test_a_subclass_writes_new_state_and_update_and_fit_runs_it():
             v = 0.5 * v + again.grads.flat
             again.params.flat[...] -= 0.25 * v
     np.testing.assert_array_equal(net.params.flat, again.params.flat)
+
+
+# ---- records: each optimizer writes and reads its own ------------------------------------------
+
+def Fields():
+    """How a checkpoint's reader reads the record: errors name the file and the record."""
+    from gpubp.checkpoint import Fields
+
+    return Fields("training", "model.npz")
+
+
+def _flat(values, dtype=np.float64):
+    from gpubp.params import FlatArrays, Layout
+
+    flat = FlatArrays(Layout([("W", (len(values),))]), np, np.dtype(dtype))
+    flat.flat[...] = values
+    return flat
+
+
+@pytest.mark.parametrize("kind, hyper", [("sgd", {}), ("momentum", {"mu": 0.75}),
+                                         ("adam", {"beta1": 0.5, "beta2": 0.875, "eps": 0.25})])
+def test_record_and_restore_continue_exactly(kind, hyper):
+    """An optimizer recorded after two steps and restored onto a copy of the parameters takes
+    the third step exactly as the original does."""
+    p, g = _flat([1.0, -2.0, 0.5]), _flat([0.5, 1.0, -4.0])
+    opt = optim.OPTIMIZERS[kind](0.125, **hyper)
+    opt.step(p, g)
+    opt.step(p, g)
+    record, states = opt.record(p)
+    assert record == {"kind": kind, "lr": 0.125, "t": 2, "bound": True, **hyper}
+    assert [s.shape for s in states] == [(3,)] * len(opt.state_names)
+    q = _flat(p.flat.copy())
+    again, restored = optim.Optimizer.restore(record, Fields(), lambda i, what: states[i].copy())
+    assert type(again) is type(opt) and again.t == 2 and restored is not None
+    again.bind(q, restored)
+    assert again.params[0] is q.flat and again.bound_to(q) and not again.bound_to(p)
+    opt.step(p, g)
+    again.step(q, g)
+    assert np.array_equal(p.flat, q.flat)
+    for a, b in zip(opt.state[0], again.state[0]):
+        assert np.array_equal(a, b)
+
+
+def test_a_record_before_the_first_step_holds_no_state():
+    opt = optim.Adam(0.01)
+    record, states = opt.record(_flat([1.0]))
+    assert record["bound"] is False and states == []
+    asked = []
+    again, restored = optim.Optimizer.restore(record, Fields(), lambda i, what: asked.append(what))
+    assert restored is None and asked == [] and again.params is None
+
+
+def test_restore_names_each_state_array():
+    p, g = _flat([1.0, 2.0]), _flat([0.5, 0.5])
+    opt = optim.Adam(0.01)
+    opt.step(p, g)
+    record, states = opt.record(p)
+    asked = []
+    optim.Optimizer.restore(record, Fields(), lambda i, what: asked.append((i, what)) or states[i])
+    assert asked == [(0, "adam m"), (1, "adam v")]
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda r: r.update(kind="lbfgs"), "unknown optimizer 'lbfgs'; valid optimizers are: adam"),
+    (lambda r: r.update(lr=-1), "optimizer: learning rate must be a finite number > 0"),
+    (lambda r: r.update(beta1=1.0), "optimizer: adam needs 0 <= beta1, beta2 < 1"),
+    (lambda r: r.update(t=-1), "field 't' must be an integer >= 0"),
+    (lambda r: r.update(t=1.5), "field 't' has the wrong type"),
+    (lambda r: r.pop("beta2"), "missing field 'beta2'"),
+    (lambda r: r.update(bound="yes"), "field 'bound' has the wrong type"),
+])
+def test_a_malformed_record_is_a_checkpoint_error(edit, words):
+    from gpubp.errors import CheckpointError
+
+    record, _ = optim.Adam(0.01).record(_flat([1.0]))
+    edit(record)
+    with pytest.raises(CheckpointError, match=f"model.npz: training: {words}"):
+        optim.Optimizer.restore(record, Fields(), lambda i, what: None)
+
+
+def test_only_gpubps_own_optimizers_write_a_record():
+    from gpubp.errors import CheckpointError
+
+    class Mine(optim.Adam):
+        pass
+
+    with pytest.raises(CheckpointError, match="optimizer Mine is not one of gpubp's"):
+        Mine(0.1).record(_flat([1.0]))
+    p, other = _flat([1.0]), _flat([2.0])
+    opt = optim.SGD(0.1)
+    opt.step(p, _flat([1.0]))
+    with pytest.raises(CheckpointError, match="holds the state of other arrays"):
+        opt.record(other)
+
+
+def test_bind_checks_the_count_and_the_shapes_of_the_state():
+    from gpubp.errors import ConfigError
+
+    p = _flat([1.0, 2.0])
+    with pytest.raises(ConfigError, match=r"Adam keeps 2 state arrays \(m, v\); got 1"):
+        optim.Adam(0.1).bind(p, [np.zeros(2)])
+    with pytest.raises(ConfigError, match=r"Momentum state v must be shaped like the parameters "
+                                          r"\(2,\); got \(3,\)"):
+        optim.Momentum(0.1).bind(p, [np.zeros(3)])
+    opt = optim.Momentum(0.1)
+    v = np.array([0.5, 0.25])
+    opt.bind(p, [v])
+    assert opt.state[0][0] is not v and np.array_equal(opt.state[0][0], v)  # a copy

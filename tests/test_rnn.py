@@ -274,3 +274,15 @@ def test_a_weight_no_layer_uses_gets_only_the_penalty_gradient_each_step():
     rnn.fit(X, Y, epochs=steps, batch_size=m, optimizer="sgd", lr=lr, l2=l2, shuffle=False)
     np.testing.assert_allclose(rnn.params["Wh"], np.full((3, 3), (1 - lr * l2 / m) ** steps),
                                rtol=1e-14)
+
+
+@pytest.mark.parametrize("X, words", [
+    ([[[1.0, 2.0], [3.0]], [[1.0], [2.0]]], r"X must be an array of numbers \(T, n, m\); .*inhomogeneous"),
+    (np.full((2, 2, 3), "a"), r"x\[1\] must be an array of numbers; got an array of <U1"),
+    (np.ones((2, 2, 3)) * 1j, r"x\[1\] is complex"),
+])
+def test_data_that_are_not_real_numbers_are_a_data_error(X, words):
+    from gpubp.errors import DataError
+
+    with pytest.raises(DataError, match=words):
+        gpubp.ElmanRNN(2, 3, 1, 2, device="cpu").forward(X)
