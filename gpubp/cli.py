@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from . import backend, checkpoint, datasets, optim
-from .errors import CheckpointError, DataError, GpubpError
+from .errors import CheckpointError, DataError, GpubpError, TrainingDiverged
 
 PROG = "gpubp"
 META_FORMAT = "gpubp.cli"
@@ -669,6 +669,10 @@ def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet, comm=None):
             net.fit(X, Y, epochs=todo, batch_size=opts["batch_size"], optimizer=opts["optimizer"],
                     lr=opts["lr"], validation_data=validation, l2=opts["l2"], callback=callback,
                     stop=stopper, comm=comm)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"training diverged in epoch {e.epoch}/{epochs} ({e.what}); "
+                               f"nothing was saved; try a smaller --lr than {opts['lr']:g}",
+                               epoch=e.epoch, what=e.what) from None
     finally:
         progress.close()
     seconds = time.perf_counter() - t

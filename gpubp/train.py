@@ -10,13 +10,14 @@ the host and sends it over; each batch is gathered into the plan's buffers (no a
 cost of each batch is summed on the device and comes back to the host once per epoch.
 """
 
+import copy
 import math
 import time
 
 import numpy as np
 
 from . import backend, distributed, optim
-from .errors import ArgumentTypeError, ConfigError, GpubpError
+from .errors import ArgumentTypeError, ConfigError, GpubpError, TrainingDiverged
 from .graph import check_batch_size
 
 
@@ -168,14 +169,33 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     Returns
     -------
     History of this call (``net.training.history`` holds every epoch so far).
+
+    Raises
+    ------
+    TrainingDiverged
+        At the end of the first epoch whose cost (or validation / training cost), or whose
+        parameters, are not finite (NaN or Inf: a learning rate too large, or data that overflow
+        the dtype). The parameters, epoch count, history, shuffling and a stopped epoch's place
+        are put back as they were before that epoch; the optimizer's moments, which saw the
+        non-finite gradients, start afresh at the next fit. Data-parallel ranks decide together.
     """
     comm = distributed.get(comm)
+    # overflow and NaN are not warned about batch by batch: each epoch's end checks for them
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _fit_on(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
+                       seed, patience, min_delta, verbose, callback, l2, stop, comm)
+
+
+def _fit_on(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed, patience,
+            min_delta, verbose, callback, l2, stop, comm):
     if comm is None or comm.size == 1:
         return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
                     patience, min_delta, verbose, callback, l2, stop, comm)
     try:
         return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
                     patience, min_delta, verbose and comm.rank == 0, callback, l2, stop, comm)
+    except TrainingDiverged:  # decided on every rank alike: each raises it, nobody waits
+        raise
     except BaseException as e:  # any rank's error ends the whole job, never a silent hang
         distributed.abort_on_error(comm, e)
         raise
@@ -243,8 +263,10 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
     plans = {}  # the batch size's plan and the remainder's, looked up once per fit
     last = state.epoch + epochs
     monitor = "val_cost" if validation_data is not None else "train_cost"
+    guard = _Guard(net)
     for epoch in range(epochs):
         t0 = time.perf_counter()
+        guard.keep(state)
         if not state.mid_epoch:
             state.order = state.rng.permutation(M) if shuffle else np.arange(M)
             state.position, state.partial = 0, 0.0
@@ -273,15 +295,17 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
             if comm is None:  # (data-parallel training ends the whole job instead)
                 _keep_batches_done(state, done, total)
             raise
+        summed, finite = guard.measure(total)  # the epoch's one transfer
         if comm is None:
-            row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
+            row = {"cost": summed / M}
         else:  # each rank summed its shares' costs: one all-reduce of one number
-            row = {"cost": float(comm.allreduce(np.array([float(backend.to_host(total))]))[0]) / M}
-        state.order, state.position, state.partial = None, 0, 0.0
-        if validation_data is not None:
+            row = {"cost": float(comm.allreduce(np.array([summed]))[0]) / M}
+        if validation_data is not None and finite and math.isfinite(row["cost"]):
             row["val_cost"] = net.cost_of_checked(Xv, Yv, batch_size)
-        elif patience is not None:
+        elif patience is not None and finite and math.isfinite(row["cost"]):
             row["train_cost"] = net.cost_of_checked(X, Y, batch_size)
+        guard.check(state, row, finite, comm, opt)  # raises TrainingDiverged, state put back
+        state.order, state.position, state.partial = None, 0, 0.0
         state.epoch += 1
         history.append(row)
         state.history.append(row)
@@ -303,6 +327,57 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
     if patience is not None:
         state.restore_best(net)
     return history
+
+
+class _Guard:
+    """Divergence: one check per epoch. Keeps the parameters (one flat copy, on the device) and the
+    bookkeeping of the training state as they were when the epoch started; at its end, if its
+    cost, the cost after it or the parameters are not finite, puts them back and raises
+    :class:`TrainingDiverged`, on every rank at once."""
+
+    def __init__(self, net):
+        self.net = net
+        self.params = net.xp.empty_like(net.params.flat)
+        self.finite = net.xp.empty(net.params.flat.shape, dtype=bool)  # isfinite's output, reused
+        self.kept = None
+
+    def keep(self, state):
+        self.params[...] = self.net.params.flat
+        self.kept = (state.order, state.position, state.partial, state.rng.bit_generator.state)
+
+    def measure(self, total):
+        """``(sum of the epoch's costs, are the parameters finite)`` in one transfer."""
+        xp = self.net.xp
+        ok = xp.isfinite(self.net.params.flat, out=self.finite).all()
+        both = backend.to_host(xp.stack((total, ok.astype(total.dtype))))
+        return float(both[0]), bool(both[1])
+
+    def check(self, state, row, finite, comm, opt):
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if not finite:
+            bad.append("parameters")
+        if not (bad if comm is None else comm.decide(bool(bad))):
+            return
+        epoch = state.epoch + 1
+        self.net.params.flat[...] = self.params
+        state.order, state.position, state.partial, rng = self.kept
+        state.rng.bit_generator.state = rng
+        # its moments saw the non-finite gradients: the next fit starts them afresh
+        state.optimizer = _unbound(opt)
+        state.interrupted = False
+        what = ", ".join(f"{k} {row[k]:.6g}" if k in row else "the parameters are not finite"
+                         for k in bad) or "not finite on rank 0"
+        since = f"epoch {state.epoch}'s" if state.epoch else "the initial"
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch} ({what}); {since} parameters are restored; "
+            f"try a smaller learning rate than lr={opt.lr:g}", epoch=epoch, what=what)
+
+
+def _unbound(opt):
+    """A copy of ``opt`` with its hyperparameters and no state: it binds at its next step."""
+    fresh = copy.copy(opt)
+    fresh.t, fresh.params, fresh.state = 0, None, None
+    return fresh
 
 
 def _keep_batches_done(state, done, total):
