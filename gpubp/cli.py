@@ -634,41 +634,36 @@ def _output_and_loss(task, output, loss):
 
 
 def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet, comm=None):
-    """Run fit for ``todo`` epochs with progress, early stopping kept in the training state (so
-    that it survives a checkpoint), and ``stopper``. Returns (early-stop info or None, seconds)."""
+    """Run fit for ``todo`` epochs with progress, early stopping and ``stopper``. Returns
+    (early-stop info or None, seconds).
+
+    Early stopping is fit's own (``patience``), watched in the training state. A run of
+    ``--epochs N`` is one stretch of a run that ``--resume`` may take further, so fit is stopped
+    (``stop``) at the end of epoch N rather than left to end: a stopped fit keeps its watch and
+    the last epoch's parameters, and the next fit, after a resume, goes on with both."""
     state = net.training
-    # fit starts a fresh watch for early stopping at each call; the one in the checkpoint goes on
-    kept = (state.best, state.best_params, state.waited) if state is not None else None
-    patience = opts["patience"]
+    if state is not None:
+        state.interrupted = True  # a resumed run goes on with its watch (files of older gpubps)
     progress = Progress(epochs, 0 if state is None else state.epoch, quiet)
-    first = [True]
-    early = {}
     last = [time.perf_counter()]
 
     def callback(i, history):
-        st = net.training
-        if first[0]:
-            first[0] = False
-            if kept is not None:
-                st.best, st.best_params, st.waited = kept
-        row = {k: v[-1] for k, v in history.items()}
         now = time.perf_counter()
-        progress.update(row, now - last[0])
+        progress.update({k: v[-1] for k, v in history.items()}, now - last[0])
         last[0] = now
-        if patience is not None:
-            current = row["val_cost"] if "val_cost" in row else net.cost(X, Y)
-            if st.watch(net, current, 0.0) >= patience:
-                best_epoch = st.epoch - st.waited
-                early.update(epoch=st.epoch, best_epoch=best_epoch, best=float(st.best))
-                return True
         return False
+
+    def stop():  # a signal, or the end of this stretch (asked after each batch and each epoch)
+        st = net.training
+        return stopper() or (st.epoch >= epochs and not st.mid_epoch)
 
     t = time.perf_counter()
     try:
         with stopper.installed():
             net.fit(X, Y, epochs=todo, batch_size=opts["batch_size"], optimizer=opts["optimizer"],
                     lr=opts["lr"], validation_data=validation, l2=opts["l2"], callback=callback,
-                    stop=stopper, comm=comm)
+                    patience=opts["patience"], min_delta=opts.get("min_delta") or 0.0, stop=stop,
+                    comm=comm)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"training diverged in epoch {e.epoch}/{epochs} ({e.what}); "
                                f"nothing was saved; try a smaller --lr than {opts['lr']:g}",
@@ -676,11 +671,10 @@ def _fit(net, X, Y, validation, opts, todo, epochs, stopper, quiet, comm=None):
     finally:
         progress.close()
     seconds = time.perf_counter() - t
-    if first[0] and kept is not None:  # no epoch ended: fit's fresh watch must not replace ours
-        net.training.best, net.training.best_params, net.training.waited = kept
-    if early:
-        net.training.restore_best(net)
-        return early, seconds
+    st = net.training
+    if opts["patience"] is not None and st.waited >= opts["patience"]:  # fit kept the best
+        return {"epoch": st.epoch, "best_epoch": st.epoch - st.waited,
+                "best": float(st.best)}, seconds
     return None, seconds
 
 
