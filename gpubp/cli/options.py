@@ -103,7 +103,8 @@ def all_sizes(text):
     values = sizes(text)
     if len(values) < 2:
         raise argparse.ArgumentTypeError(f"expected all the sizes n[0],...,n[L] (inputs, hidden, "
-                                         f"outputs: at least two), e.g. 784,256,10; got {text!r}")
+                                         f"outputs: at least two), e.g. 784,256,10; got {text!r} "
+                                         f"(gpubp train --hidden takes the hidden sizes alone)")
     return values
 
 
@@ -135,7 +136,7 @@ class Option:
         elif self.unset:
             text += f" (default: {self.unset})"
         kw = dict(self.kw, required=True) if required else dict(self.kw)
-        if not required and (kw.get("action") != "store_true" or default is not False):
+        if not required:
             # train leaves an option not given None: a resumed run takes the recorded value
             kw.setdefault("default", default if command != TRAIN else None)
         parser.add_argument(*self.flags, dest=self.name, help=text, **kw)
@@ -147,8 +148,8 @@ DEVICE_HELP = "auto (the GPU when usable), cpu or gpu"
 
 OPTIONS = [
     # -- data (train)
-    Option("--data", {TRAIN: "digits"}, f"{', '.join(datasets.SOURCES)}, or a .csv (header row, one "
-           "example per row) or .npz file", "data", "data", metavar="NAME|FILE"),
+    Option("--data", {TRAIN: "digits"}, f"{', '.join(datasets.SOURCES)}, or a .csv (header row, "
+           "one example per row) or .npz file", "data", "data", metavar="NAME|FILE"),
     Option("--target", {TRAIN: None}, "the target column of a .csv or the target array of a .npz",
            "data", "data", unset="the last column; y", metavar="NAME"),
     Option("--task", {TRAIN: None}, "what the target is", "data", "data",
@@ -164,11 +165,13 @@ OPTIONS = [
            "classes) to measure the held-out cost and accuracy (0: none)", "data", "data",
            type=number(0, 1, high_open=True), metavar="F"),
     # -- the network
-    Option("--sizes", {TRAIN: [128]}, "hidden layer sizes; the input and output sizes come from "
-           "the data ('none' for no hidden layer)", "network", "network", type=sizes,
+    Option("--sizes", {TRAIN: None, "gradcheck": [784, 256, 10], "explain": [2, 3, 2]},
+           "all the sizes n[0],...,n[L], inputs and outputs included", "network",
+           unset="the data's features, --hidden, the outputs the task needs", type=all_sizes,
            metavar="N,N,..."),
-    Option("--sizes", {"gradcheck": [784, 256, 10], "explain": [2, 3, 2]},
-           "all the sizes n[0],...,n[L]", type=all_sizes, metavar="N,N,..."),
+    Option("--hidden", {TRAIN: [128]}, "the hidden sizes n[1],...,n[L-1] alone ('none' for no "
+           "hidden layer): the data decide n[0] and n[L]", "network", "network", type=sizes,
+           metavar="N,N,..."),
     Option("--activation", {TRAIN: "relu", "gradcheck": "tanh", "explain": "sigmoid"},
            f"hidden activation, or one per hidden layer: {ACTIVATIONS}", "network", "network",
            type=names, metavar="NAME[,NAME...]"),
@@ -228,16 +231,22 @@ OPTIONS = [
     Option("--resume", {TRAIN: None}, "continue training the model saved at PATH, on its data and "
            "with its options (--epochs counts the epochs in all)", "where and what to write",
            metavar="PATH"),
-    Option("--plot", {TRAIN: None}, "the loss-curve PNG", "where and what to write",
-           unset=DEFAULT_PLOT, metavar="PATH"),
-    Option("--no-plot", {TRAIN: False}, "draw no loss curve", "where and what to write",
-           action="store_true"),
+    Option("--plot", {TRAIN: None}, "the loss-curve PNG (a resumed run draws where its first "
+           "run did)", "where and what to write", "output", unset=DEFAULT_PLOT, metavar="PATH"),
+    Option("--no-plot", {TRAIN: False}, "draw no loss curve (nor does a resumed run)",
+           "where and what to write", "output", action="store_true"),
+    Option("--force", {TRAIN: False, "predict": False, "explain": False}, "write over an "
+           "existing file that is not of the kind written (--save: a gpubp model, --plot and "
+           "--picture: a PNG or SVG, --output: a predictions file of this model)",
+           "where and what to write", action="store_true"),
     Option("--output", {"predict": None}, "where to write the CSV", unset="stdout",
            metavar="FILE"),
     Option("--proba", {"predict": False}, "write the probability of each class instead of the "
            "labels", action="store_true"),
-    Option(("--quiet", "-q"), {TRAIN: False, "gradcheck": False}, "no progress, only the results",
-           "where and what to write", action="store_true"),
+    Option(("--quiet", "-q"), {TRAIN: False}, "print nothing but errors (the exit status says "
+           "the rest)", "where and what to write", action="store_true"),
+    Option(("--quiet", "-q"), {"gradcheck": False}, "no progress: only the report",
+           action="store_true"),
 ]
 
 #: what `gpubp train` uses for an option not given

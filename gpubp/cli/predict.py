@@ -14,6 +14,10 @@ from .options import PROG
 
 
 def cmd_predict(args):
+    if args.output is not None:
+        files.check_writable("--output", args.output)
+        files.check_not_an_input("predict", "--output", args.output,
+                                 {"--model": args.model, "--input": args.input})
     meta = record.read(args.model)
     net = checkpoint.load(args.model, device=args.device)
     names = meta["feature_names"]
@@ -28,9 +32,14 @@ def cmd_predict(args):
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(header)
+    first = out.getvalue().rstrip("\n")
     w.writerows(rows)
     text = out.getvalue()
     if args.output:
+        files.check_replaceable("--output", args.output,
+                                lambda path: files.starts_with_line(path, first),
+                                f"a predictions file of this model (first line {first!r})",
+                                args.force)
         with open(args.output, "w", newline="", encoding="utf-8") as f:
             f.write(text)
         print(f"{PROG}: wrote {X.shape[0]} {'probabilities' if args.proba else 'predictions'} "

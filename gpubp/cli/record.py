@@ -11,7 +11,7 @@ from ..errors import CheckpointError
 from .options import PROG, RECORDED, TRAIN, flag, show, usage
 
 META_FORMAT = "gpubp.cli"
-META_VERSION = 1
+META_VERSION = 2  # 2: the network's hidden sizes are "hidden" (1: "sizes"); the output section
 
 
 def metadata(ds, opts, fingerprint, scaler, y_mean, y_std, stopped_early):
@@ -64,14 +64,18 @@ def recorded(meta):
     for section, names in RECORDED.items():
         values = meta.get(section) if isinstance(meta.get(section), dict) else {}
         saved.update({k: values.get(k) for k in names})
+    if meta.get("version") == 1:  # its "sizes" were the hidden sizes
+        saved["hidden"] = meta["network"].get("sizes")
     return saved
 
 
-def resume_options(args, meta, quiet=False):
+def resume_options(args, meta, quiet=False, spelled=None):
     """The options of a resumed run: the recorded ones; data and network options given again
     must agree with them; training options given again replace them (with a note unless
-    ``quiet``); output options given again replace them."""
+    ``quiet``); output options given again replace them. ``spelled``: option -> how the command
+    line gave it, where that was another flag (``--sizes 4,64,3`` for ``hidden``)."""
     saved = recorded(meta)
+    spelled = spelled or {}
     for k in RECORDED["data"] + RECORDED["network"]:
         v = getattr(args, k)
         if v is None:
@@ -85,9 +89,11 @@ def resume_options(args, meta, quiet=False):
         if k == "data" and v not in datasets.SOURCES:
             v = os.path.abspath(v)
         if v != w:
-            raise usage(TRAIN, f"{flag(k)} {show(v)} differs from {show(w)}, with which "
-                        f"{args.resume} was trained; a resumed run keeps its data, split and "
-                        f"network (leave {flag(k)} out)")
+            given = (f"{spelled[k]} ({flag(k)} {show(v)})" if k in spelled else
+                     f"{flag(k)} {show(v)}")
+            raise usage(TRAIN, f"{given} differs from {show(w)}, with which {args.resume} was "
+                        f"trained; a resumed run keeps its data, split and network (leave "
+                        f"{given.split()[0]} out)")
     if args.optimizer is not None and args.optimizer != saved["optimizer"] and args.lr is None:
         saved["lr"] = None  # the new optimizer's default, not the old one's rate
     for k in RECORDED["training"]:
@@ -98,4 +104,6 @@ def resume_options(args, meta, quiet=False):
             print(f"{PROG}: note: {flag(k)} {show(v)} replaces {show(saved[k])}: the run will "
                   f"differ from an uninterrupted one", file=sys.stderr)
         saved[k] = v
+    if args.plot is not None or args.no_plot:  # output options: the latest word counts
+        saved["plot"], saved["no_plot"] = args.plot, bool(args.no_plot)
     return saved

@@ -32,16 +32,18 @@ def report(net, ds, Xs, train, held, y_mean, y_std):
     print("   ".join(parts))
 
 
-def plot(history, path, title, loss, best_epoch=None):
+def plot(history, path, title, loss, best_epoch=None, quiet=False):
     """The loss curve: the cost of each epoch (mean over its batches) and the held-out cost, drawn
-    with matplotlib's Agg backend (no display needed) into a PNG at ``path``."""
+    with matplotlib's Agg backend (no display needed) into a PNG at ``path``. Returns whether it
+    was drawn (not without matplotlib: a note says so, unless ``quiet``)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        print(f"{PROG}: note: matplotlib is not installed, so no loss curve (pip install "
-              f"'gpubp[cli]')", file=sys.stderr)
-        return
+        if not quiet:
+            print(f"{PROG}: note: matplotlib is not installed, so no loss curve (pip install "
+                  f"'gpubp[cli]')", file=sys.stderr)
+        return False
     cost = history["cost"]
     val = history.get("val_cost", [])
     epochs = np.arange(1, len(cost) + 1)
@@ -70,3 +72,4 @@ def plot(history, path, title, loss, best_epoch=None):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, format="png")
+    return True

@@ -89,13 +89,17 @@ def cmd_explain(args):
     import gpubp
     from .. import picture
 
+    if args.picture:
+        files.check_writable("--picture", args.picture)
+        files.check_not_an_input("explain", "--picture", args.picture, {"--model": args.model})
+        files.check_replaceable("--picture", args.picture, files.is_picture,
+                                "a PNG or SVG picture", args.force)
     if args.model:
         net = gpubp.load(args.model, device="cpu")
     else:
         net = network_from(args, "explain", device="cpu", bias=not args.no_bias)
     derivation = gpubp.explain(net, m=args.batch, check=args.check, seed=args.seed)
     if args.picture:
-        files.check_writable("--picture", args.picture)
         print(f"picture: {picture.draw(net, args.picture, m=args.batch)}", file=sys.stderr)
     print(derivation.render(args.format))
     return 0

@@ -13,7 +13,7 @@ import sys
 import time
 
 from .. import checkpoint, datasets, optim
-from ..errors import CheckpointError, DataError, TrainingDiverged
+from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
 from . import files, record, report
 from .options import DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, show, usage
 from .progress import Progress, Stopper
@@ -58,9 +58,10 @@ class TrainRun:
         args = self.args
         if args.no_plot and args.plot:
             raise usage(TRAIN, "--plot and --no-plot contradict each other")
+        spelled = self._sizes()
         if args.resume:
             self.meta = record.read(args.resume)
-            self.opts = record.resume_options(args, self.meta)
+            self.opts = record.resume_options(args, self.meta, self.quiet, spelled)
         else:
             self.meta = None
             self.opts = dict(TRAIN_DEFAULTS)
@@ -68,20 +69,64 @@ class TrainRun:
                               if getattr(args, k) is not None})
             if self.opts["data"] not in datasets.SOURCES:  # a resumed run may start elsewhere
                 self.opts["data"] = os.path.abspath(self.opts["data"])
+        if args.plot is not None:  # recorded where it is, for a resume from elsewhere
+            self.opts["plot"] = os.path.abspath(args.plot)
         if self.opts["lr"] is None:  # the optimizer's default, written down
             self.opts["lr"] = optim.get(self.opts["optimizer"]).lr
 
-    def outputs(self):
-        """``self.save_path`` and ``self.plot_path`` (None: no plot), checked before training."""
+    def _sizes(self):
+        """--sizes (all the sizes) becomes --hidden; the data will decide whether its first and
+        last agree (``self.ends``). Returns how the hidden sizes were spelled, if by --sizes."""
         args = self.args
+        self.ends = None
+        if args.sizes is None:
+            return {}
+        if args.hidden is not None:
+            raise usage(TRAIN, f"--sizes {show(args.sizes)} and --hidden {show(args.hidden)}: "
+                        f"give all the sizes (--sizes) or the hidden ones (--hidden), not both")
+        args.hidden, self.ends = args.sizes[1:-1], (args.sizes[0], args.sizes[-1])
+        return {"hidden": f"--sizes {show(args.sizes)}"}
+
+    def check_ends(self):
+        """The n[0] and n[L] of --sizes are the data's: an error, never a quiet fix."""
+        if self.ends is None or self.ends == (self.ds.n, self.rows):
+            return
+        given = show(self.args.sizes)
+        want = show([self.ds.n] + self.opts["hidden"] + [self.rows])
+        raise usage(TRAIN, f"--sizes {given}: the data decide n[0] = {self.ds.n} (features) and "
+                    f"n[L] = {self.rows} (outputs for {self._outputs_for()}); give --sizes {want}, "
+                    f"or the hidden sizes alone: --hidden {show(self.opts['hidden'])}")
+
+    def _outputs_for(self):
+        ds = self.ds
+        if ds.task == "regression":
+            return "a regression"
+        return f"{len(ds.classes)} classes with a {self.opts['output']} output"
+
+    def outputs(self):
+        """``self.save_path`` and ``self.plot_path`` (None: no plot), checked before training:
+        writable, none of the inputs, and not replacing a file of another kind."""
+        args, opts = self.args, self.opts
         self.save_path = args.save or args.resume or DEFAULT_MODEL
-        self.plot_path = None if args.no_plot else (args.plot or DEFAULT_PLOT)
+        self.plot_path = None if opts["no_plot"] else (args.plot or opts["plot"] or DEFAULT_PLOT)
         for what, path in (("--save", self.save_path), ("--plot", self.plot_path)):
             files.check_writable(what, path)  # before the training, not after it
-        if self.plot_path is not None and \
-                os.path.realpath(self.plot_path) == os.path.realpath(self.save_path):
+        if files.same_file(self.plot_path, self.save_path):
             raise usage(TRAIN, f"--plot and --save name the same file ({self.save_path}): the "
                         f"loss curve would replace the model")
+        files.check_not_an_input(TRAIN, "--save", self.save_path, {"--data": opts["data"]})
+        files.check_not_an_input(TRAIN, "--plot", self.plot_path,
+                                 {"--data": opts["data"], "--resume": args.resume})
+        files.check_replaceable("--save", self.save_path, files.is_model, "a gpubp model",
+                                args.force)
+        files.check_replaceable("--plot", self.plot_path, files.is_picture, "a PNG or SVG picture",
+                                args.force)
+        self.replacing = os.path.exists(self.save_path) and not files.same_file(self.save_path,
+                                                                                args.resume)
+        if self.replacing and self.meta is None and opts["epochs"] == 0 and not args.force:
+            raise GpubpError(f"--epochs 0 would write an untrained model over the model at "
+                             f"{self.save_path}; give --save another path, or --force to "
+                             f"replace it")
 
     # ---- the data and the network -------------------------------------------------------------
 
@@ -108,6 +153,7 @@ class TrainRun:
         self.rows = 1 if ds.task == "regression" else (
             len(ds.classes) if len(ds.classes) > 2 or opts["output"] == "softmax" else 1)
         self.Y = self._targets()
+        self.check_ends()
 
     def _targets(self):
         ds, meta = self.ds, self.meta
@@ -131,12 +177,14 @@ class TrainRun:
             self.net = checkpoint.load(args.resume, device=args.device)
             files.check_fits(self.net, args.resume, self.ds.n, self.rows)
             return
-        hidden, act = opts["sizes"], opts["activation"]
+        hidden, act = opts["hidden"], opts["activation"]
         if isinstance(act, list) and len(act) != len(hidden):
-            raise usage(TRAIN, f"--activation lists {len(act)} names; --sizes {show(hidden)} has "
-                        f"{len(hidden)} hidden layer{'s' if len(hidden) != 1 else ''}")
+            raise usage(TRAIN, f"--activation lists {len(act)} names; there "
+                        f"{'is' if len(hidden) == 1 else 'are'} {len(hidden)} hidden layer"
+                        f"{'s' if len(hidden) != 1 else ''} (--hidden {show(hidden)})")
         if not hidden and args.activation is not None:
-            raise usage(TRAIN, "--activation was given but there is no hidden layer (--sizes none)")
+            raise usage(TRAIN, "--activation was given but there is no hidden layer (--hidden "
+                        "none)")
         self.net = gpubp.Network([self.ds.n] + hidden + [self.rows], activation=act,
                                  output=opts["output"], loss=opts["loss"], dtype=opts["dtype"],
                                  device=args.device, seed=opts["seed"])
@@ -157,8 +205,11 @@ class TrainRun:
         hidden_acts = [a.name for a in net.activations[1:-1]]
         shown = hidden_acts[0] if len(set(hidden_acts)) == 1 else ",".join(hidden_acts) or "-"
         where = ""
-        if meta is not None:
-            where = f"; resuming at epoch {self.done}" + (" (mid-epoch)" if state.mid_epoch else "")
+        if meta is not None and state.mid_epoch:  # as the interrupt said: "stopped in epoch E"
+            where = (f"; resuming in epoch {self.done + 1}/{opts['epochs']} (after "
+                     f"{state.position} of its {self.train_rows.size} examples)")
+        elif meta is not None:
+            where = f"; resuming after epoch {self.done}/{opts['epochs']}"
         print(f"{PROG}: network {'-'.join(map(str, net.sizes))}, {shown} hidden, {opts['output']} "
               f"output, {opts['loss']}; {opts['optimizer']} lr {opts['lr']:g}, batch "
               f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){where}", flush=True)
@@ -188,13 +239,16 @@ class TrainRun:
     def finish(self):
         """Save the model (and say how to resume after a signal), draw the loss curve, report."""
         state, epochs = self.net.training, self.opts["epochs"]
-        meta = record.metadata(self.ds, self.opts, self.fingerprint, self.scaler, self.y_mean,
-                               self.y_std, self.stopped_early)
         interrupted = self.stopper() and not self.stopped_early and (
             state.epoch < epochs or state.mid_epoch)
         if not self.root:
             return 128 + self.stopper.signum if interrupted else 0
-        checkpoint.save(self.net, self.save_path, metadata=meta)
+        # a resume with nothing left to do leaves its file as it was
+        self.unchanged = self.todo <= 0 and files.same_file(self.save_path, self.args.resume)
+        if not self.unchanged:
+            meta = record.metadata(self.ds, self.opts, self.fingerprint, self.scaler, self.y_mean,
+                                   self.y_std, self.stopped_early)
+            checkpoint.save(self.net, self.save_path, metadata=meta)
         if interrupted:
             where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
                      f"{self.train_rows.size} examples)" if state.mid_epoch else
@@ -204,18 +258,22 @@ class TrainRun:
                   f"with: {resume}", file=sys.stderr, flush=True)
             return 128 + self.stopper.signum
         self.draw()
-        self.summary()
+        if not self.quiet:
+            self.summary()
         return 0
 
     def draw(self):
+        """The loss curve, if asked and if this run trained (``self.plot_path``: None if not)."""
         state = self.net.training
-        if self.plot_path is None or state is None or not state.history.epochs:
+        if self.plot_path is None or self.todo <= 0 or not state.history.epochs:
             self.plot_path = None
             return
         title = (f"{files.data_label(self.ds.name)}: {'-'.join(map(str, self.net.sizes))} "
                  f"network, {self.opts['optimizer']} lr {self.opts['lr']:g}")
         best = self.stopped_early["best_epoch"] if self.stopped_early else None
-        report.plot(state.history, self.plot_path, title, self.opts["loss"], best)
+        if not report.plot(state.history, self.plot_path, title, self.opts["loss"], best,
+                           self.quiet):
+            self.plot_path = None
 
     def summary(self):
         net, state = self.net, self.net.training
@@ -229,7 +287,11 @@ class TrainRun:
                   f"epochs; kept epoch {self.early['best_epoch']}'s parameters")
         print(f"time: {self.fit_seconds:.2f} s training ({ran} epoch{'s' if ran != 1 else ''} run, "
               f"{trained} in all), {total:.2f} s in all, on {net.device}")
-        print(f"model: {self.save_path}")
+        how = ("unchanged: nothing to resume" if self.unchanged else
+               "replaced the model that was there" if self.replacing else
+               "updated" if self.meta is not None and files.same_file(self.save_path,
+                                                                     self.args.resume) else "")
+        print(f"model: {self.save_path}" + (f" ({how})" if how else ""))
         if self.plot_path is not None:
             print(f"loss curve: {self.plot_path}")
 
