@@ -370,7 +370,7 @@ def test_the_model_file_holds_what_predict_and_resume_need(tmp_path, capsys, flo
                                "output": "softmax", "loss": "cross_entropy", "dtype": "float32"}
     assert meta["output"] == {"plot": None, "no_plot": True}
     assert meta["training"] == {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "l2": 0.0,
-                                "patience": None, "epochs": 2}
+                                "patience": None, "min_delta": 0.0, "epochs": 2}
     net = gpubp.load(path)
     assert net.sizes == (4, 8, 6, 3) and [a.name for a in net.activations[1:]] == \
         ["tanh", "relu", "softmax"]

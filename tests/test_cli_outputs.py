@@ -227,3 +227,12 @@ def test_a_model_file_of_metadata_version_1_resumes(here, capsys):
     assert code == 0 and "resuming after epoch 1/2" in out, err
     assert np.array_equal(gpubp.load("v1.npz").params.flat, gpubp.load("two.npz").params.flat)
     assert checkpoint.load_metadata("v1.npz")["network"]["hidden"] == [8]
+
+
+def test_min_delta_is_fits_own(here, capsys):
+    """No epoch after the first improves by more than 1000: patience 2 stops after epoch 3."""
+    code, out, err = train(capsys, "--epochs", "10", "--patience", "2", "--min-delta", "1000",
+                           "--no-plot")
+    assert code == 0, err
+    assert "kept epoch 1's parameters" in out and "(3 epochs run, 3 in all)" in out
+    assert checkpoint.load_metadata("gpubp-model.npz")["training"]["min_delta"] == 1000

@@ -197,6 +197,8 @@ OPTIONS = [
     Option("--patience", {TRAIN: None}, "stop when the held-out cost (the training cost without "
            "held-out data) has not improved for this many epochs, and keep the best epoch's "
            "parameters", "training", "training", unset="no early stopping", type=positive_int),
+    Option("--min-delta", {TRAIN: 0.0}, "with --patience: an epoch improves on the best only "
+           "by more than this", "training", "training", type=number(0), metavar="D"),
     Option("--l2", {TRAIN: 0.0}, "weight penalty l2/(2m) sum ||W||^2", "training", "training",
            type=number(0)),
     Option("--seed", {TRAIN: 0, "gradcheck": 0, "explain": 0}, "seeds the data split, synthetic "
@@ -235,14 +237,14 @@ OPTIONS = [
            "run did)", "where and what to write", "output", unset=DEFAULT_PLOT, metavar="PATH"),
     Option("--no-plot", {TRAIN: False}, "draw no loss curve (nor does a resumed run)",
            "where and what to write", "output", action="store_true"),
-    Option("--force", {TRAIN: False, "predict": False, "explain": False}, "write over an "
-           "existing file that is not of the kind written (--save: a gpubp model, --plot and "
-           "--picture: a PNG or SVG, --output: a predictions file of this model)",
-           "where and what to write", action="store_true"),
     Option("--output", {"predict": None}, "where to write the CSV", unset="stdout",
            metavar="FILE"),
     Option("--proba", {"predict": False}, "write the probability of each class instead of the "
            "labels", action="store_true"),
+    Option("--force", {TRAIN: False, "predict": False, "explain": False}, "write over an "
+           "existing file that is not of the kind written (--save: a gpubp model, --plot and "
+           "--picture: a PNG or SVG, --output: a predictions file of this model)",
+           "where and what to write", action="store_true"),
     Option(("--quiet", "-q"), {TRAIN: False}, "print nothing but errors (the exit status says "
            "the rest)", "where and what to write", action="store_true"),
     Option(("--quiet", "-q"), {"gradcheck": False}, "no progress: only the report",

@@ -8,7 +8,7 @@ import sys
 
 from .. import checkpoint, datasets
 from ..errors import CheckpointError
-from .options import PROG, RECORDED, TRAIN, flag, show, usage
+from .options import PROG, RECORDED, TRAIN, TRAIN_DEFAULTS, flag, show, usage
 
 META_FORMAT = "gpubp.cli"
 META_VERSION = 2  # 2: the network's hidden sizes are "hidden" (1: "sizes"); the output section
@@ -63,7 +63,7 @@ def recorded(meta):
     saved = {}
     for section, names in RECORDED.items():
         values = meta.get(section) if isinstance(meta.get(section), dict) else {}
-        saved.update({k: values.get(k) for k in names})
+        saved.update({k: values.get(k, TRAIN_DEFAULTS[k]) for k in names})  # newer options
     if meta.get("version") == 1:  # its "sizes" were the hidden sizes
         saved["hidden"] = meta["network"].get("sizes")
     return saved

@@ -337,7 +337,7 @@ def fit(net, X, Y, validation, opts, todo, stopper, quiet, comm=None):
         with stopper.installed():
             net.fit(X, Y, epochs=todo, batch_size=opts["batch_size"], optimizer=opts["optimizer"],
                     lr=opts["lr"], validation_data=validation, l2=opts["l2"], callback=callback,
-                    patience=opts["patience"], stop=stop, comm=comm)
+                    patience=opts["patience"], min_delta=opts["min_delta"], stop=stop, comm=comm)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"training diverged in epoch {e.epoch}/{epochs} ({e.what}); "
                                f"nothing was saved; try a smaller --lr than {opts['lr']:g}",
