@@ -122,3 +122,42 @@ def test_parameters_that_overflow_in_the_last_step_are_divergence(rng):
     with pytest.raises(TrainingDiverged, match=r"epoch 1 \(the parameters are not finite\)"):
         net.fit(X, Y, epochs=1, batch_size=32, optimizer="sgd", lr=1e38)
     assert np.array_equal(net.params.flat, first)
+
+
+DIVERGE_ON_RANKS = """
+    import numpy as np
+    import gpubp
+    from gpubp.errors import TrainingDiverged
+    from mpi4py import MPI
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 200))
+    Y = X[:1] * 3 + X[1:2]
+    net = gpubp.Network([3, 8, 1], output="identity", loss="mse", device="cpu", seed=0)
+    first = np.array(net.params.flat)
+    try:
+        net.fit(X, Y, epochs=5, optimizer="sgd", lr=1e4, comm="mpi")
+    except TrainingDiverged as e:
+        same = np.array_equal(np.array(net.params.flat), first)
+        rank = MPI.COMM_WORLD.rank  # one file per rank: their prints would interleave
+        with open(f"rank{rank}.txt", "w") as f:
+            f.write(f"rank {rank} diverged in epoch {e.epoch}, restored {same}")
+"""
+
+
+def test_data_parallel_ranks_diverge_together_and_nobody_hangs(tmp_path):
+    import shutil
+    import textwrap
+    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep
+                           + os.environ.get("PATH", ""))
+    if mpiexec is None:
+        pytest.skip("no mpiexec (pip install -e '.[mpi]')")
+    (tmp_path / "job.py").write_text(textwrap.dedent(DIVERGE_ON_RANKS))
+    env = dict(os.environ, GPUBP_DEVICE="cpu", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([mpiexec, "-n", "2", sys.executable, str(tmp_path / "job.py")],
+                         capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    for r in (0, 1):
+        said = (tmp_path / f"rank{r}.txt").read_text()
+        assert said == f"rank {r} diverged in epoch 1, restored True"
