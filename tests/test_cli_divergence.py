@@ -161,3 +161,25 @@ def test_data_parallel_ranks_diverge_together_and_nobody_hangs(tmp_path):
     for r in (0, 1):
         said = (tmp_path / f"rank{r}.txt").read_text()
         assert said == f"rank {r} diverged in epoch 1, restored True"
+
+
+def test_a_signal_mid_epoch_after_an_overflow_saves_nothing(tmp_path, capsys, monkeypatch):
+    """fit checks at the end of each epoch; a stop between two batches after the parameters
+    overflowed must not write them."""
+    from gpubp import cli
+    from gpubp.cli.progress import Stopper
+    asked = []
+
+    def stop_at_the_tenth(self):
+        asked.append(1)
+        if len(asked) >= 10:
+            self.signum = 2  # as SIGINT's handler sets it
+        return self.signum is not None
+    monkeypatch.setattr(Stopper, "__call__", stop_at_the_tenth)
+    code = cli.main(["train", "--device", "cpu", "--data", "synthetic-regression", "--optimizer",
+                     "sgd", "--lr", "1e6", "--no-plot", "--save", str(tmp_path / "m.npz")])
+    out, err = capsys.readouterr()
+    assert code == 1 and len(asked) >= 10
+    assert err == ("gpubp: error: training diverged in epoch 1/20 (the parameters are not "
+                   "finite); nothing was saved; try a smaller --lr than 1e+06\n")
+    assert not (tmp_path / "m.npz").exists()

@@ -12,7 +12,9 @@ import shlex
 import sys
 import time
 
-from .. import checkpoint, datasets, optim
+import numpy as np
+
+from .. import backend, checkpoint, datasets, optim
 from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
 from . import files, record, report
 from .options import DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, show, usage
@@ -246,6 +248,7 @@ class TrainRun:
         # a resume with nothing left to do leaves its file as it was
         self.unchanged = self.todo <= 0 and files.same_file(self.save_path, self.args.resume)
         if not self.unchanged:
+            self.check_finite(state)
             meta = record.metadata(self.ds, self.opts, self.fingerprint, self.scaler, self.y_mean,
                                    self.y_std, self.stopped_early)
             checkpoint.save(self.net, self.save_path, metadata=meta)
@@ -261,6 +264,17 @@ class TrainRun:
         if not self.quiet:
             self.summary()
         return 0
+
+    def check_finite(self, state):
+        """No model with parameters that are not finite is written: fit checks at the end of each
+        epoch; a signal may stop one in the middle, after they overflowed."""
+        if np.isfinite(backend.to_host(self.net.params.flat)).all():
+            return
+        epoch = state.epoch + 1 if state is not None else 1
+        raise TrainingDiverged(f"training diverged in epoch {epoch}/{self.opts['epochs']} (the "
+                               f"parameters are not finite); nothing was saved; try a smaller "
+                               f"--lr than {self.opts['lr']:g}", epoch=epoch,
+                               what="the parameters are not finite")
 
     def draw(self):
         """The loss curve, if asked and if this run trained (``self.plot_path``: None if not)."""
