@@ -119,8 +119,10 @@ def names(text):
 # ---- the table ----------------------------------------------------------------------------------
 
 class Option:
-    """One option: ``flags``; ``commands``: command -> default (None: not given, decided later);
-    ``unset``: what the help says is used when the default is None; the rest as in argparse."""
+    """One option: ``flags``; ``commands``: command -> default (None: decided later); ``help``;
+    ``group``: its heading in ``gpubp train --help``; ``record``: the metadata section a training
+    run records it in (None: not recorded); ``unset``: what the help says is used when the
+    default is None; the rest as in argparse's ``add_argument``."""
 
     def __init__(self, flags, commands, help, group=None, record=None, unset=None, **argparse_kw):
         self.flags = (flags,) if isinstance(flags, str) else tuple(flags)
@@ -128,22 +130,22 @@ class Option:
         self.commands, self.help, self.group, self.record = commands, help, group, record
         self.unset, self.kw = unset, argparse_kw
 
-    def add_to(self, parser, command, required=False):
+    def add_to(self, parser, command):
         default = self.commands[command]
         text = self.help
         if default is not None and default is not False:
             text += f" (default {show(default)})"
         elif self.unset:
             text += f" (default: {self.unset})"
-        kw = dict(self.kw, required=True) if required else dict(self.kw)
-        if not required:
+        kw = dict(self.kw)
+        if not kw.get("required"):
             # train leaves an option not given None: a resumed run takes the recorded value
             kw.setdefault("default", default if command != TRAIN else None)
         parser.add_argument(*self.flags, dest=self.name, help=text, **kw)
 
 
 ACTIVATIONS = "identity, sigmoid, tanh, relu, leaky_relu"
-TRAIN, CHECKS = "train", ("gradcheck", "explain")
+TRAIN = "train"
 DEVICE_HELP = "auto (the GPU when usable), cpu or gpu"
 
 OPTIONS = [
@@ -218,10 +220,12 @@ OPTIONS = [
     Option("--picture", {"explain": None}, "also draw the network to PATH (.svg or .png)",
            metavar="PATH"),
     # -- where and what to write, and how
-    Option("--model", {"predict": None}, "a model saved by gpubp train", metavar="PATH"),
+    Option("--model", {"predict": None}, "a model saved by gpubp train", metavar="PATH",
+           required=True),
     Option("--model", {"explain": None}, "explain a saved model instead of --sizes ...",
            metavar="PATH"),
-    Option("--input", {"predict": None}, "a .csv or .npz of features", metavar="FILE"),
+    Option("--input", {"predict": None}, "a .csv or .npz of features", metavar="FILE",
+           required=True),
     Option("--device", {TRAIN: None, "predict": None, "gradcheck": None},
            DEVICE_HELP, "where and what to write", unset="GPUBP_DEVICE or auto",
            choices=backend.DEVICES),
@@ -295,7 +299,6 @@ COMMANDS = {
         help="the README's first example: XOR, then a gradient check",
         description="Train a 2-8-1 network on XOR and check its gradients."),
 }
-REQUIRED = {("predict", "model"), ("predict", "input")}
 
 
 def build_parser(version):
@@ -314,5 +317,5 @@ def build_parser(version):
             if command == TRAIN and o.group:
                 where = groups.get(o.group) or groups.setdefault(o.group,
                                                                  c.add_argument_group(o.group))
-            o.add_to(where, command, required=(command, o.name) in REQUIRED)
+            o.add_to(where, command)
     return p
