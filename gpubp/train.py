@@ -10,7 +10,6 @@ the host and sends it over; each batch is gathered into the plan's buffers (no a
 cost of each batch is summed on the device and comes back to the host once per epoch.
 """
 
-import copy
 import math
 import time
 
@@ -176,8 +175,9 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
         At the end of the first epoch whose cost (or validation / training cost), or whose
         parameters, are not finite (NaN or Inf: a learning rate too large, or data that overflow
         the dtype). The parameters, epoch count, history, shuffling and a stopped epoch's place
-        are put back as they were before that epoch; the optimizer's moments, which saw the
-        non-finite gradients, start afresh at the next fit. Data-parallel ranks decide together.
+        are put back as they were before that epoch; the optimizer, whose moments saw the
+        non-finite gradients, drops its state (step count and moments) and keeps its
+        hyperparameters: the next fit starts them afresh. Data-parallel ranks decide together.
     """
     comm = distributed.get(comm)
     # overflow and NaN are not warned about batch by batch: each epoch's end checks for them
@@ -362,8 +362,8 @@ class _Guard:
         self.net.params.flat[...] = self.params
         state.order, state.position, state.partial, rng = self.kept
         state.rng.bit_generator.state = rng
-        # its moments saw the non-finite gradients: the next fit starts them afresh
-        state.optimizer = _unbound(opt)
+        # its moments saw the non-finite gradients: it keeps its hyperparameters, drops its state
+        opt.t, opt.params, opt.state = 0, None, None  # and binds again at its next step
         state.interrupted = False
         what = ", ".join(f"{k} {row[k]:.6g}" if k in row else "the parameters are not finite"
                          for k in bad) or "not finite on rank 0"
@@ -371,13 +371,6 @@ class _Guard:
         raise TrainingDiverged(
             f"training diverged in epoch {epoch} ({what}); {since} parameters are restored; "
             f"try a smaller learning rate than lr={opt.lr:g}", epoch=epoch, what=what)
-
-
-def _unbound(opt):
-    """A copy of ``opt`` with its hyperparameters and no state: it binds at its next step."""
-    fresh = copy.copy(opt)
-    fresh.t, fresh.params, fresh.state = 0, None, None
-    return fresh
 
 
 def _keep_batches_done(state, done, total):

@@ -183,3 +183,14 @@ def test_a_signal_mid_epoch_after_an_overflow_saves_nothing(tmp_path, capsys, mo
     assert err == ("gpubp: error: training diverged in epoch 1/20 (the parameters are not "
                    "finite); nothing was saved; try a smaller --lr than 1e+06\n")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_an_optimizer_object_drops_its_state_too(rng):
+    net, X, Y = regression(rng, m=200, dtype="float32")
+    opt = gpubp.optim.Momentum(lr=1e4, mu=0.5)
+    with pytest.raises(TrainingDiverged):
+        net.fit(X, Y, epochs=3, optimizer=opt)
+    assert opt.t == 0 and opt.state is None and opt.mu == 0.5
+    opt.lr = 1e-3
+    h = net.fit(X, Y, epochs=2, optimizer=opt)
+    assert np.isfinite(h["cost"]).all() and opt.t > 0
