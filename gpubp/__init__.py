@@ -7,7 +7,8 @@ Columns are examples; layers are numbered 1..L. See README.md for a tour.
 """
 
 from .backend import describe
-from .errors import CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError
+from .errors import (CheckpointError, DataError, DeviceError, GpubpError, NameNotFound, ShapeError,
+                     TrainingDiverged)
 from .explain import explain
 from .gradcheck import gradcheck
 from .graph import Graph
@@ -21,4 +22,5 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = ["explain", "one_hot", "Graph", "Network", "ElmanRNN", "trace", "fit", "History", "gradcheck", "describe", "GpubpError", "ShapeError",
-           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "load", "save"]
+           "DataError", "NameNotFound", "DeviceError", "CheckpointError", "TrainingDiverged", "load",
+           "save"]

@@ -44,6 +44,18 @@ class CheckpointError(GpubpError, ValueError):
     which and why, in one line."""
 
 
+class TrainingDiverged(GpubpError, ArithmeticError):
+    """Training produced a cost or parameters that are not finite (NaN or Inf): the learning rate
+    is usually too large. Raised at the end of the epoch where it first appears, with the training
+    state (parameters, epoch, history) put back as it was before that epoch. ``epoch`` is the
+    diverged epoch (counted from 1, as in the history); ``what`` says what was not finite
+    (``"cost nan"``, ``"val_cost inf"``, ``"the parameters are not finite"``)."""
+
+    def __init__(self, message, epoch=None, what=None):
+        super().__init__(message)
+        self.epoch, self.what = epoch, what
+
+
 def unknown_name(kind, name, valid):
     """The error for a name that is not in a table: says what was given and lists what exists."""
     return NameNotFound(

@@ -82,7 +82,7 @@ class Graph:
         self.loss = None
         self.params = None       # FlatArrays, once output() completes the graph
         self.grads = None        # FlatArrays: what the last backward pass wrote
-        self.training = None     # the state fit() keeps between calls (gpubp.train.TrainingState)
+        self.training = None     # the state fit() keeps between calls (gpubp.state.TrainingState)
         self._names = {}
         self._plans = collections.OrderedDict()
         self._local = threading.local()
@@ -240,7 +240,7 @@ class Graph:
             if p.role == "bias" or p.name not in first_use:
                 continue  # biases (and unused parameters) start at 0
             fan_out, fan_in = p.shape
-            if first_use[p.name].activation.name in ("relu", "leaky_relu"):
+            if first_use[p.name].activation.init == "he":
                 W = rng.normal(0, np.sqrt(2.0 / fan_in), p.shape)                  # He
             else:
                 s = np.sqrt(6.0 / (fan_in + fan_out))

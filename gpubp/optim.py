@@ -93,6 +93,11 @@ class Optimizer:
         for p, g, s, tmp in zip(params, grads, self.state, scratch):
             self.update(p, g, *s, scratch=tmp)
 
+    def reset(self):
+        """Forget the step count and the state (moments), keep the hyperparameters: the next
+        step binds to its parameters afresh (how training goes on after a divergence)."""
+        self.t, self.params, self.state = 0, None, None
+
     def bind(self, params, state):
         """Make this optimizer the one of ``params`` (a FlatArrays) with ``state``: one array per
         name of ``state_names``, each shaped like ``params.flat`` (host or device arrays; copied

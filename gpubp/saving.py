@@ -1,5 +1,5 @@
 """Saving and loading a model: its records (:meth:`~gpubp.graph.Graph.spec`, the parameters,
-:meth:`~gpubp.train.TrainingState.record`, metadata) as the entries of a checkpoint file
+:meth:`~gpubp.state.TrainingState.record`, metadata) as the entries of a checkpoint file
 (:mod:`gpubp.checkpoint`), and back.
 
 ``save(model, path, metadata=None)`` writes, ``load(path, device=None)`` rebuilds;
@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from . import backend, checkpoint, specs, train
+from . import backend, checkpoint, specs, state
 from .checks import as_dtype
 from .errors import ArgumentTypeError, CheckpointError
 
@@ -86,7 +86,7 @@ def load(path, device=None, allow_nonfinite=False):
         model = kind.from_spec(arch, dtype, device, fields)
         model.params.flat[...] = backend.to_device(f.array("params", finite=True), model.xp)
         if "training" in f:
-            model.training = train.TrainingState.restore(model, f.json("training"), f)
+            model.training = state.TrainingState.restore(model, f.json("training"), f)
         model.metadata = f.json("metadata", finite=True) if "metadata" in f else None
         f.check_all_read()
     return model

@@ -52,32 +52,22 @@ def activation_spec(a):
         raise CheckpointError(f"activation {a!r} ({type(a).__name__}) is not one of gpubp's "
                               f"({', '.join(_activations.ACTIVATIONS)}); a checkpoint stores "
                               f"activations by name and holds no code")
-    spec = {"name": a.name}
-    if isinstance(a, _activations.LeakyReLU):
-        spec["alpha"] = a.alpha
-    return spec
+    return a.spec()
 
 
 def activation_from_spec(spec, f):
-    name = f.get(spec, "name", str)
-    if name not in _activations.ACTIVATIONS:
-        raise f.error(f"unknown activation {name!r}; valid activations are: "
-                      f"{', '.join(sorted(_activations.ACTIVATIONS))}")
-    if name == "leaky_relu":
-        try:
-            return _activations.LeakyReLU(f.get(spec, "alpha", (int, float)))
-        except ValueError as e:
-            raise f.error(str(e)) from None
-    if "alpha" in spec:
-        raise f.error(f"activation {name!r} takes no alpha")
-    return _activations.get(name)
+    f.get(spec, "name", str)
+    try:
+        return _activations.from_spec(spec)  # its own fields, checked by its declaration
+    except ValueError as e:  # ConfigError, and a declaration's refusal of a constant
+        raise f.error(str(e)) from None
 
 
 def loss_spec(loss):
     if type(loss) is not _losses.LOSSES.get(loss.name):
         raise CheckpointError(f"loss {loss!r} ({type(loss).__name__}) is not one of gpubp's "
                               f"({', '.join(_losses.LOSSES)}); a checkpoint stores losses by name")
-    return loss.name
+    return loss.spec()["name"]  # stored as the bare name (format version 1)
 
 
 def loss_from_spec(spec, f):

@@ -1,11 +1,10 @@
 """The fit loop: shuffled mini-batches, epochs, validation, early stopping, history, progress.
 
 What must survive between calls of :func:`fit` (and in a checkpoint) lives in one object,
-:class:`TrainingState`, owned by the network (``net.training``): the optimizer with its moments,
-the random generator of the shuffling, the epoch count and the history. Calling ``fit`` twice
-continues training: the same optimizer state, the next shuffles. The state writes and reads its
-own record (:meth:`TrainingState.record` / :meth:`TrainingState.restore`), and the optimizer its
-own within it.
+:class:`gpubp.state.TrainingState`, owned by the network (``net.training``): the optimizer with
+its moments, the random generator of the shuffling, the epoch count, the history and early
+stopping's watch. Calling ``fit`` twice continues training: the same optimizer state, the next
+shuffles.
 
 The data cross to the device once per call of :func:`fit`; each epoch draws one permutation on
 the host and sends it over; each batch is gathered into the plan's buffers (no allocation). The
@@ -17,175 +16,10 @@ import time
 
 import numpy as np
 
-from . import backend, distributed, optim
-from .errors import ArgumentTypeError, ConfigError, GpubpError
+from . import backend, distributed, interrupts, optim
 from .checks import check_batch_size
-
-
-class History(dict):
-    """``history["cost"][e]``: mean cost over the batches of epoch e (before each batch's update);
-    ``history["val_cost"][e]``: cost on the validation data after epoch e (if given);
-    ``history["train_cost"][e]``: cost on all the training data after epoch e (when early
-    stopping watches the training cost: the parameters it restores are the ones measured)."""
-
-    @property
-    def epochs(self):
-        return len(self["cost"])
-
-    def append(self, row):
-        for k, v in row.items():
-            self.setdefault(k, []).append(v)
-
-
-class TrainingState:
-    """What training keeps from one :func:`fit` call to the next: it belongs to one network.
-
-    ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
-    ``epoch``: epochs done; ``history``: every epoch so far; ``best`` / ``best_params`` / ``waited``:
-    early stopping's bookkeeping. An epoch stopped between two batches (``fit(stop=...)``) keeps
-    ``order`` (its permutation, on the host), ``position`` (the next batch's first column) and
-    ``partial`` (the sum of its batch costs times batch sizes so far): the next ``fit`` finishes
-    that epoch first, exactly as if it had not stopped. An error or a KeyboardInterrupt inside
-    the batch loop leaves the same record of the batches that ran (:meth:`discard_epoch` drops
-    it). ``interrupted``: the last ``fit`` was stopped (by ``stop`` or an error), so the next one
-    goes on with its early-stopping watch instead of starting a fresh one.
-    """
-
-    def __init__(self, optimizer, rng):
-        self.optimizer = optimizer
-        self.rng = rng
-        self.epoch = 0
-        self.history = History(cost=[])
-        self.best, self.best_params, self.waited = np.inf, None, 0
-        self.order, self.position, self.partial = None, 0, 0.0
-        self.interrupted = False
-
-    @property
-    def mid_epoch(self):
-        return self.order is not None
-
-    def discard_epoch(self):
-        """Forget a stopped epoch: the next ``fit`` starts a new one (on any data). The batches
-        of the stopped epoch that ran stay in the parameters; their costs are dropped."""
-        self.order, self.position, self.partial = None, 0, 0.0
-
-    def start_watch(self):
-        self.best, self.best_params, self.waited = np.inf, None, 0
-
-    def watch(self, net, current, min_delta):
-        """Early stopping: keep the parameters if ``current`` improved on the best by more than
-        ``min_delta``; return the epochs waited without such an improvement."""
-        if current < self.best - min_delta:
-            self.best, self.waited = current, 0
-            self.best_params = net.params.flat.copy()
-        else:
-            self.waited += 1
-        return self.waited
-
-    def restore_best(self, net):
-        if self.best_params is not None:
-            net.params.flat[...] = self.best_params
-
-    # ---- its record (a checkpoint's "training" entry and arrays) ----------------------------
-
-    def record(self, net):
-        """``(record, arrays)``: this state as JSON data, and its arrays on the host by entry
-        name (``optimizer_state_<i>``, ``order`` for a stopped epoch, ``best_params``)."""
-        opt_record, states = self.optimizer.record(net.params)
-        record = {
-            "optimizer": opt_record,
-            "rng": _plain(self.rng.bit_generator.state),
-            "epoch": self.epoch,
-            "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
-            # an epoch stopped between batches (its permutation is the array "order")
-            "stopped": ({"position": self.position, "partial": self.partial}
-                        if self.mid_epoch else None),
-            # early stopping's bookkeeping (its best parameters are the array "best_params")
-            "watch": {"best": float(self.best) if np.isfinite(self.best) else None,
-                      "waited": self.waited, "interrupted": self.interrupted},
-        }
-        arrays = {f"optimizer_state_{i}": s for i, s in enumerate(states)}
-        if self.mid_epoch:
-            arrays["order"] = np.asarray(self.order, dtype=np.int64)
-        if self.best_params is not None:
-            arrays["best_params"] = backend.to_host(self.best_params)
-        return record, arrays
-
-    @classmethod
-    def restore(cls, net, record, reader):
-        """The state :meth:`record` wrote, for ``net`` (its parameters already loaded), read from
-        ``reader`` (a :class:`gpubp.checkpoint.Reader`): CheckpointError for anything malformed."""
-        f = reader.fields("training")
-        P, dtype = net.params.layout.size, net.dtype
-        def state_array(i, what):  # the optimizer's i-th state array, shaped like the parameters
-            return reader.flat(f"optimizer_state_{i}", P, dtype, what)
-
-        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f, state_array)
-        if states is not None:
-            opt.bind(net.params, states)
-        state = cls(opt, _generator(f.get(record, "rng", dict), f))
-        state.epoch = f.count(record, "epoch", least=0)
-        history = f.get(record, "history", dict)
-        for k, vs in history.items():
-            if not isinstance(vs, list) or not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs):
-                raise f.error(f"history[{k!r}] must be a list of numbers")
-        state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
-        state.history.setdefault("cost", [])
-        stopped = f.get(record, "stopped", dict, optional=True)
-        if stopped is not None:
-            state.order = _order(reader)
-            state.position = f.count(stopped, "position", least=0)
-            if state.position >= state.order.size:
-                raise f.error(f"stopped.position must be in 0..{state.order.size - 1}; got "
-                              f"{state.position}")
-            state.partial = f.number(stopped, "partial")
-        watch = f.get(record, "watch", dict, optional=True)
-        if watch is not None:
-            best = f.get(watch, "best", (int, float), optional=True)
-            state.best = np.inf if best is None else float(best)
-            state.waited = f.count(watch, "waited", least=0)
-            state.interrupted = f.get(watch, "interrupted", bool, optional=True) or False
-            if "best_params" in reader:
-                best_params = reader.flat("best_params", P, dtype, "early stopping's best")
-                state.best_params = backend.to_device(best_params, net.xp).copy()
-        return state
-
-
-#: the bit generators a record may name (NumPy's own)
-BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
-
-
-def _plain(o):
-    """A bit generator's state as JSON data (its arrays as lists, its NumPy ints as ints)."""
-    if isinstance(o, dict):
-        return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
-
-
-def _generator(rng_state, f):
-    name = f.get(rng_state, "bit_generator", str)
-    if name not in BIT_GENERATORS:
-        raise f.error(f"unknown bit generator {name!r}; valid ones are: {', '.join(BIT_GENERATORS)}")
-    bg = getattr(np.random, name)()
-    try:
-        bg.state = rng_state
-    except (ValueError, TypeError, KeyError, OverflowError) as e:
-        raise f.error(f"the {name} state cannot be restored: {' '.join(str(e).split())}") from None
-    return np.random.Generator(bg)
-
-
-def _order(reader):
-    shape, dtype = reader.header("order")
-    order = reader.array("order") if len(shape) == 1 and dtype.kind in "iu" else None
-    if order is None or not np.array_equal(np.sort(order), np.arange(order.size)):
-        raise reader.error("'order' must be a permutation of 0..M-1 (the stopped epoch's order of "
-                           "the examples)")
-    return order
+from .errors import ArgumentTypeError, ConfigError, GpubpError, TrainingDiverged
+from .state import History, TrainingState  # noqa: F401 (History is part of train's API)
 
 
 def _optimizer_for(net, optimizer, lr):
@@ -227,7 +61,7 @@ def _amount(name, value):
 
 def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validation_data=None,
         shuffle=True, seed=None, patience=None, min_delta=0.0, verbose=False, callback=None,
-        l2=0.0, stop=None, comm=None):
+        l2=0.0, stop=None, comm=None, check_finite=True):
     """Train ``net`` on the columns of ``X`` ``(n[0], M)`` and ``Y`` ``(n[L], M)``.
 
     Parameters
@@ -267,73 +101,127 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     comm : None, "mpi", "nccl" or a :class:`gpubp.distributed.MPIComm`
         Data-parallel training (see :mod:`gpubp.distributed`): every rank passes the same X, Y;
         each computes its share of every global batch of ``batch_size`` examples.
+    check_finite : bool
+        Raise :class:`TrainingDiverged` at the end of an epoch whose cost or parameters are not
+        finite (below). ``False`` trains on through NaN and Inf, as scikit-learn's MLP does.
 
     Returns
     -------
     History of this call (``net.training.history`` holds every epoch so far).
+
+    Raises
+    ------
+    TrainingDiverged
+        At the end of the first epoch whose cost (or validation / training cost), or whose
+        parameters, are not finite (NaN or Inf: a learning rate too large, or data that overflow
+        the dtype). The parameters, epoch count, history, shuffling and a stopped epoch's place
+        are put back as they were before that epoch; the optimizer, whose moments saw the
+        non-finite gradients, drops its state (step count and moments) and keeps its
+        hyperparameters: the next fit starts them afresh. Data-parallel ranks decide together.
     """
     comm = distributed.get(comm)
+    # overflow and NaN are not warned about batch by batch: each epoch's end checks for them
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _fit_on(net, X, Y, comm, dict(
+            epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+            validation_data=validation_data, shuffle=shuffle, seed=seed, patience=patience,
+            min_delta=min_delta, verbose=verbose, callback=callback, l2=l2, stop=stop,
+            check_finite=check_finite))
+
+
+def _fit_on(net, X, Y, comm, options):
     if comm is None or comm.size == 1:
-        return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
-                    patience, min_delta, verbose, callback, l2, stop, comm)
+        return _fit(net, X, Y, comm, **options)
+    options["verbose"] = options["verbose"] and comm.rank == 0
     try:
-        return _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed,
-                    patience, min_delta, verbose and comm.rank == 0, callback, l2, stop, comm)
+        return _fit(net, X, Y, comm, **options)
+    except TrainingDiverged:  # decided on every rank alike: each raises it, nobody waits
+        raise
     except BaseException as e:  # any rank's error ends the whole job, never a silent hang
         distributed.abort_on_error(comm, e)
         raise
 
 
-def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle, seed, patience,
-         min_delta, verbose, callback, l2, stop, comm):
-    xp = net.xp
-    X = net.check_inputs(X)
-    M = next(iter(X.values())).shape[1]
-    Y = net.check_targets(Y, M)
-    X = {k: xp.asfortranarray(v) for k, v in X.items()}  # example-major: a batch is m rows
-    Y = {k: xp.ascontiguousarray(v) for k, v in Y.items()}  # as the plan's target buffers
-    batch_size = check_batch_size(batch_size, optional=False)
-    epochs = _count("epochs", epochs, 0)
-    if patience is not None:
-        patience = _count("patience (or None)", patience, 1)
-    min_delta = _amount("min_delta", min_delta)
-    l2 = _amount("l2", l2)
-    batch_size = min(int(batch_size), M)
-    if validation_data is not None and (not isinstance(validation_data, (tuple, list))
-                                        or len(validation_data) != 2):
+class _Arguments:
+    """fit's arguments, checked, with the data on the network's device (nothing in the training
+    state changes while they are checked: a refused fit leaves it as it was)."""
+
+    def __init__(self, net, X, Y, epochs, batch_size, validation_data, shuffle, seed, patience,
+                 min_delta, verbose, callback, l2, stop, check_finite):
+        xp = net.xp
+        X = net.check_inputs(X)
+        self.M = M = next(iter(X.values())).shape[1]
+        Y = net.check_targets(Y, M)
+        self.X = {k: xp.asfortranarray(v) for k, v in X.items()}  # example-major: a batch is m rows
+        self.Y = {k: xp.ascontiguousarray(v) for k, v in Y.items()}  # as the plan's targets
+        self.batch_size = min(int(check_batch_size(batch_size, optional=False)), M)
+        self.epochs = _count("epochs", epochs, 0)
+        self.patience = None if patience is None else _count("patience (or None)", patience, 1)
+        self.min_delta = _amount("min_delta", min_delta)
+        self.l2 = _amount("l2", l2)
+        self.validation = _validation(net, validation_data)
+        for name, f, form in (("callback", callback, "callback(epoch, history)"),
+                              ("stop", stop, "stop() -> bool")):
+            if f is not None and not callable(f):
+                raise ArgumentTypeError(f"{name} must be a function {form}; got "
+                                        f"{type(f).__name__}")
+        for name, flag in (("shuffle", shuffle), ("verbose", verbose),
+                           ("check_finite", check_finite)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ArgumentTypeError(f"{name} must be True or False; got {flag!r}")
+        self.seed = None if seed is None else _count("seed (or None)", seed, 0)
+        self.shuffle, self.verbose, self.callback, self.stop = shuffle, verbose, callback, stop
+        self.check_finite = bool(check_finite)
+        self.monitor = "val_cost" if self.validation is not None else "train_cost"
+
+    def agree(self, comm, net, optimizer, lr):
+        """Data-parallel: every rank was given the same arguments and the same data."""
+        if comm is None or comm.size == 1:
+            return
+        data = [self.X, self.Y] + ([] if self.validation is None else list(self.validation))
+        distributed.agree(
+            comm, "fit", epochs=self.epochs, batch_size=self.batch_size, shuffle=self.shuffle,
+            seed=self.seed, patience=self.patience, min_delta=self.min_delta, l2=self.l2,
+            optimizer=optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
+            lr=lr, layout=net.params.layout, dtype=net.dtype.name, stop=self.stop is not None,
+            callback=self.callback is not None,
+            data=distributed.digest(*(a[k] for a in data for k in sorted(a))))
+
+
+def _validation(net, validation_data):
+    """``(X_val, Y_val)`` checked, or None."""
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         n = len(validation_data) if isinstance(validation_data, (tuple, list)) else 0
         got = (f"a {type(validation_data).__name__} of {n} item{'' if n == 1 else 's'}"
                if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
         raise ArgumentTypeError(f"validation_data must be a pair (X_val, Y_val); got {got}")
-    if callback is not None and not callable(callback):
-        raise ArgumentTypeError(f"callback must be a function callback(epoch, history); got "
-                                f"{type(callback).__name__}")
-    if stop is not None and not callable(stop):
-        raise ArgumentTypeError(f"stop must be a function stop() -> bool; got {type(stop).__name__}")
-    for name, flag in (("shuffle", shuffle), ("verbose", verbose)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise ArgumentTypeError(f"{name} must be True or False; got {flag!r}")
-    if seed is not None:
-        seed = _count("seed (or None)", seed, 0)
-    if validation_data is not None:
-        Xv = net.check_inputs(validation_data[0], what="validation X")
-        Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
-                               what="validation Y")
+    Xv = net.check_inputs(validation_data[0], what="validation X")
+    Yv = net.check_targets(validation_data[1], next(iter(Xv.values())).shape[1],
+                           what="validation Y")
+    return Xv, Yv
+
+
+def _start(net, a, optimizer, lr, comm):
+    """The training state of this fit, with its optimizer: every argument is checked first, so
+    a refused fit changes nothing; from here on the training state changes."""
     state = net.training
-    if state is not None and state.mid_epoch and len(state.order) != M:
+    if state is not None and state.mid_epoch and len(state.order) != a.M:
         raise ConfigError(f"the network stopped in the middle of an epoch over {len(state.order)} "
-                         f"examples; fit it on the same data to finish that epoch (got {M}), or "
-                         f"call net.training.discard_epoch() to drop it")
+                          f"examples; fit it on the same data to finish that epoch (got {a.M}), "
+                          f"or call net.training.discard_epoch() to drop it")
     opt, new_lr = _optimizer_for(net, optimizer, lr)
-    # every argument is checked: from here on the training state changes
+    a.agree(comm, net, optimizer, lr)
     if state is None:
-        state = net.training = TrainingState(opt, np.random.default_rng(net.seed if seed is None else seed))
+        seed = net.seed if a.seed is None else a.seed
+        state = net.training = TrainingState(opt, np.random.default_rng(seed))
     else:
         if new_lr is not None:
             opt.lr = new_lr
         state.optimizer = opt
-        if seed is not None:
-            state.rng = np.random.default_rng(seed)
+        if a.seed is not None:
+            state.rng = np.random.default_rng(a.seed)
     if not (state.mid_epoch or state.interrupted):
         state.start_watch()
     state.interrupted = False
@@ -341,71 +229,166 @@ def _fit(net, X, Y, epochs, batch_size, optimizer, lr, validation_data, shuffle,
         comm.bcast(net.params.flat)  # every rank starts from rank 0's parameters
         # and shuffles as rank 0 does (a network made without a seed draws its own on each rank)
         state.rng.bit_generator.state = comm.decide(state.rng.bit_generator.state)
+    return state, opt
 
+
+def _fit(net, X, Y, comm, optimizer, lr, **options):
+    a = _Arguments(net, X, Y, **options)
+    state, opt = _start(net, a, optimizer, lr, comm)
     history = History(cost=[])
     plans = {}  # the batch size's plan and the remainder's, looked up once per fit
-    last = state.epoch + epochs
-    monitor = "val_cost" if validation_data is not None else "train_cost"
-    for epoch in range(epochs):
+    last = state.epoch + a.epochs
+    guard = _Guard(net, a.check_finite)
+    for epoch in range(a.epochs):
         t0 = time.perf_counter()
-        if not state.mid_epoch:
-            state.order = state.rng.permutation(M) if shuffle else np.arange(M)
-            state.position, state.partial = 0, 0.0
-        order = xp.asarray(state.order)
-        # continues a stopped epoch's sum (all ranks' sum, kept once: on rank 0)
-        partial = state.partial if comm is None or comm.rank == 0 else 0.0
-        total = xp.asarray(partial, dtype=net.dtype)
-        done = state.position  # the next batch's first column
-        try:
-            for start in range(state.position, M, batch_size):
-                k = min(batch_size, M - start)
-                if comm is None:
-                    plan = plans.get(k) or plans.setdefault(k, net.plan(k))
-                    plan.stage(X, Y, columns=order[start:start + k])
-                    total += plan.train_step(opt, l2=l2) * k
-                else:
-                    total += _shared_step(net, plans, X, Y, order[start:start + k], opt, l2, comm)
-                done = start + k
-                if stop is not None and done < M and _agreed(comm, bool(stop())):
-                    state.position, state.interrupted = done, True
-                    state.partial = float(backend.to_host(total))  # exact: a float32 fits a float
-                    if comm is not None:  # every rank keeps the sum over the ranks
-                        state.partial = float(comm.allreduce(np.array([state.partial]))[0])
-                    return history
-        except BaseException:
-            if comm is None:  # (data-parallel training ends the whole job instead)
-                _keep_batches_done(state, done, total)
-            raise
-        if comm is None:
-            row = {"cost": float(backend.to_host(total)) / M}  # the epoch's one transfer
-        else:  # each rank summed its shares' costs: one all-reduce of one number
-            row = {"cost": float(comm.allreduce(np.array([float(backend.to_host(total))]))[0]) / M}
-        state.order, state.position, state.partial = None, 0, 0.0
-        if validation_data is not None:
-            row["val_cost"] = net.cost_of_checked(Xv, Yv, batch_size)
-        elif patience is not None:
-            row["train_cost"] = net.cost_of_checked(X, Y, batch_size)
-        state.epoch += 1
-        history.append(row)
-        state.history.append(row)
-        if verbose:
+        with interrupts.Held() as held:  # a Ctrl-C in a step arrives after its bookkeeping
+            guard.keep(state)
+            if not state.mid_epoch:
+                state.order = state.rng.permutation(a.M) if a.shuffle else np.arange(a.M)
+                state.position, state.partial = 0, 0.0
+            total = _batches(net, a, state, opt, plans, comm, held)
+            if total is None:  # stopped between two batches
+                return history
+            # the last step's Ctrl-C is held until the epoch is on record
+            row = _epoch_row(net, a, guard, total, comm)
+            guard.check(state, row, comm, opt)  # raises TrainingDiverged, the state put back
+            state.order, state.position, state.partial = None, 0, 0.0
+            state.epoch += 1
+            history.append(row)
+            state.history.append(row)
+            held.release()
+        if a.verbose:
             line = "  ".join(f"{k} {v:.6g}" for k, v in row.items())
-            print(f"epoch {state.epoch}/{last}  {line}  ({time.perf_counter() - t0:.2f} s)", flush=True)
-        waited = state.watch(net, row[monitor], min_delta) if patience is not None else 0
-        if patience is not None and (comm.decide(waited) if comm else waited) >= patience:
-            if verbose:
-                print(f"early stop: {monitor} has not improved for {patience} epochs; "
-                      f"restoring the best ({state.best:.6g})", flush=True)
+            print(f"epoch {state.epoch}/{last}  {line}  ({time.perf_counter() - t0:.2f} s)",
+                  flush=True)
+        if _stops_early(net, a, state, row, comm):
             break
-        asked = callback is not None and bool(callback(epoch, history))
-        if asked if comm is None else comm.decide(asked):  # every epoch, on every rank
+        asked = a.callback is not None and bool(a.callback(epoch, history))
+        if _agreed(comm, asked):  # every epoch, on every rank
             break
-        if stop is not None and _agreed(comm, bool(stop())):
+        if a.stop is not None and _agreed(comm, bool(a.stop())):
             state.interrupted = True
             return history
-    if patience is not None:
+    if a.patience is not None:
         state.restore_best(net)
     return history
+
+
+def _batches(net, a, state, opt, plans, comm, held):
+    """The rest of this epoch's batches: the epoch's summed cost (a device 0-d), or None when
+    ``stop`` stopped it between two batches. A Ctrl-C during a step is held (``held``, a
+    :class:`gpubp.interrupts.Held`) until the step and its bookkeeping are done, so an
+    interrupted epoch is recorded exactly as far as it went, and the next fit goes on from there
+    bit for bit; after the last step it stays held until the caller has recorded the epoch."""
+    xp, M, k_max = net.xp, a.M, a.batch_size
+    order = xp.asarray(state.order)
+    # continues a stopped epoch's sum (all ranks' sum, kept once: on rank 0)
+    partial = state.partial if comm is None or comm.rank == 0 else 0.0
+    total = xp.asarray(partial, dtype=net.dtype)
+    done = state.position  # the next batch's first column
+    try:
+        for start in range(state.position, M, k_max):
+            k = min(k_max, M - start)
+            held.hold()
+            if comm is None:
+                plan = plans.get(k) or plans.setdefault(k, net.plan(k))
+                plan.stage(a.X, a.Y, columns=order[start:start + k])
+                total += plan.train_step(opt, l2=a.l2) * k
+            else:
+                total += _shared_step(net, plans, a.X, a.Y, order[start:start + k], opt,
+                                      a.l2, comm)
+            done = start + k
+            if done == M:
+                break  # the epoch's end is recorded by the caller, still held
+            held.release()  # a Ctrl-C during the step arrives here, the batch recorded
+            if a.stop is not None and _agreed(comm, bool(a.stop())):
+                state.position, state.interrupted = done, True
+                state.partial = float(backend.to_host(total))  # exact: float32 fits a float
+                if comm is not None:  # every rank keeps the sum over the ranks
+                    state.partial = float(comm.allreduce(np.array([state.partial]))[0])
+                return None
+    except BaseException:
+        if comm is None:  # (data-parallel training ends the whole job instead)
+            _keep_batches_done(state, done, total)
+        raise
+    return total
+
+
+def _epoch_row(net, a, guard, total, comm):
+    """The epoch's row of the history: its mean batch cost, and the held-out (or, for early
+    stopping, the training) cost after it, unless something is already not finite."""
+    summed, guard.finite_params = guard.measure(total)  # the epoch's one transfer
+    if comm is not None:  # each rank summed its shares' costs: one all-reduce of one number
+        summed = float(comm.allreduce(np.array([summed]))[0])
+    row = {"cost": summed / a.M}
+    if guard.finite_params and math.isfinite(row["cost"]):
+        if a.validation is not None:
+            row["val_cost"] = net.cost_of_checked(*a.validation, a.batch_size)
+        elif a.patience is not None:
+            row["train_cost"] = net.cost_of_checked(a.X, a.Y, a.batch_size)
+    return row
+
+
+def _stops_early(net, a, state, row, comm):
+    """Early stopping's decision after an epoch (the training state keeps the watch)."""
+    if a.patience is None:
+        return False
+    waited = state.watch(net, row[a.monitor], a.min_delta)
+    if (comm.decide(waited) if comm else waited) < a.patience:
+        return False
+    if a.verbose:
+        print(f"early stop: {a.monitor} has not improved for {a.patience} epochs; "
+              f"restoring the best ({state.best:.6g})", flush=True)
+    return True
+
+
+class _Guard:
+    """Divergence: one check per epoch. Keeps the parameters (one flat copy, on the device) and the
+    bookkeeping of the training state as they were when the epoch started; at its end, if its
+    cost, the cost after it or the parameters are not finite, puts them back and raises
+    :class:`TrainingDiverged`, on every rank at once."""
+
+    def __init__(self, net, active=True):
+        self.net, self.active = net, active
+        self.params = net.xp.empty_like(net.params.flat) if active else None
+        self.finite = net.xp.empty(net.params.flat.shape, dtype=bool)  # isfinite's output, reused
+        self.kept = None
+        self.finite_params = True
+
+    def keep(self, state):
+        if not self.active:
+            return
+        self.params[...] = self.net.params.flat
+        self.kept = (state.order, state.position, state.partial, state.rng.bit_generator.state)
+
+    def measure(self, total):
+        """``(sum of the epoch's costs, are the parameters finite)`` in one transfer."""
+        xp = self.net.xp
+        ok = xp.isfinite(self.net.params.flat, out=self.finite).all()
+        both = backend.to_host(xp.stack((total, ok.astype(total.dtype))))
+        return float(both[0]), bool(both[1])
+
+    def check(self, state, row, comm, opt):
+        if not self.active:
+            return
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if not self.finite_params:
+            bad.append("parameters")
+        if not (bad if comm is None else comm.decide(bool(bad))):
+            return
+        epoch = state.epoch + 1
+        self.net.params.flat[...] = self.params
+        state.order, state.position, state.partial, rng = self.kept
+        state.rng.bit_generator.state = rng
+        # its moments saw the non-finite gradients: it keeps its hyperparameters, drops its state
+        opt.reset()  # and binds again at its next step
+        state.interrupted = False
+        what = ", ".join(f"{k} {row[k]:.6g}" if k in row else "the parameters are not finite"
+                         for k in bad) or "not finite on rank 0"
+        since = f"epoch {state.epoch}'s" if state.epoch else "the initial"
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch} ({what}); {since} parameters are restored; "
+            f"try a smaller learning rate than lr={opt.lr:g}", epoch=epoch, what=what)
 
 
 def _keep_batches_done(state, done, total):

@@ -85,3 +85,74 @@ def test_outside_the_main_thread_nothing_is_installed():
     t.join()
     assert out == {"installed": False}
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ---- fit: a Ctrl-C after any operation of a step resumes bit for bit ---------------------------
+
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import gpubp  # noqa: E402
+
+
+def _net(optimizer_state=None):
+    return gpubp.Network([3, 5, 2], activation="tanh", output="softmax", loss="cross_entropy",
+                         dtype="float64", device="cpu", seed=0)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(3, 24)), np.eye(2)[:, rng.integers(0, 2, 24)]
+
+
+class _SignalAt:
+    """A profile function that sends this process a SIGINT at its n-th event (a Python or C
+    call or return anywhere inside fit): as a Ctrl-C after any one operation of a step."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def __call__(self, frame, event, arg):
+        self.seen += 1
+        if self.seen == self.n:
+            signal.raise_signal(signal.SIGINT)
+
+
+def _events_of_one_fit():
+    X, Y = _data()
+    net = _net()
+    counter = _SignalAt(-1)
+    sys.setprofile(counter)
+    try:
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.05)
+    finally:
+        sys.setprofile(None)
+    return counter.seen
+
+
+def test_a_ctrl_c_after_any_operation_of_fit_resumes_bit_for_bit():
+    """Two epochs of three Adam steps. A SIGINT is sent after the n-th operation of fit, for n
+    across the whole run (every forward and backward call, each call of the optimizer's twin,
+    the bookkeeping); the interrupted fit is then continued with the epochs left. The result
+    equals the uninterrupted run, bit for bit, every time."""
+    X, Y = _data()
+    straight = _net()
+    straight.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.05)
+    total = _events_of_one_fit()
+    interrupted = 0
+    for n in range(1, total, max(1, total // 400)):
+        net = _net()
+        sys.setprofile(_SignalAt(n))
+        try:
+            net.fit(X, Y, epochs=2, batch_size=8, optimizer="adam", lr=0.05)
+        except KeyboardInterrupt:
+            interrupted += 1
+        finally:
+            sys.setprofile(None)
+        left = 2 - (net.training.epoch if net.training is not None else 0)
+        net.fit(X, Y, epochs=left, batch_size=8, optimizer="adam", lr=0.05)
+        assert net.params.flat.tobytes() == straight.params.flat.tobytes(), f"event {n}"
+        assert net.training.optimizer.t == straight.training.optimizer.t == 6
+        assert net.training.history["cost"] == straight.training.history["cost"]
+    assert interrupted > 200

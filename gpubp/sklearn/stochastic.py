@@ -72,13 +72,16 @@ class StochasticSolvers:
             fit_network(net, X.T, np.ascontiguousarray(Y.T),
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         optimizer=opt, shuffle=self.shuffle, seed=seed, callback=callback,
-                        l2=float(self.alpha), comm=self.comm)
+                        l2=float(self.alpha), comm=self.comm, check_finite=False)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             if net.training is not None:  # drop the unfinished epoch: the next fit starts afresh
                 net.training.discard_epoch()
         if self.early_stopping:
             net.params.flat[...] = self._best_params
+        if not bool(net.xp.isfinite(net.params.flat).all()):  # as scikit-learn says it
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
 
     def _make_optimizer(self, net, incremental):
         """The network's own optimizer, continued with the current hyperparameters if it is of

@@ -1,0 +1,178 @@
+"""The training state: what :func:`gpubp.fit` keeps in a network between calls (``net.training``).
+
+:class:`TrainingState` holds the optimizer with its moments, the random generator of the
+shuffling, the epoch count, the :class:`History` of every epoch, an epoch stopped between two
+batches, and early stopping's watch. It writes and reads its own record
+(:meth:`TrainingState.record` / :meth:`TrainingState.restore`), the optimizer its own within it,
+so that a checkpoint holds all of it and a resumed run equals an uninterrupted one.
+"""
+
+import numpy as np
+
+from . import backend, optim
+
+
+class History(dict):
+    """``history["cost"][e]``: mean cost over the batches of epoch e (before each batch's update);
+    ``history["val_cost"][e]``: cost on the validation data after epoch e (if given);
+    ``history["train_cost"][e]``: cost on all the training data after epoch e (when early
+    stopping watches the training cost: the parameters it restores are the ones measured)."""
+
+    @property
+    def epochs(self):
+        return len(self["cost"])
+
+    def append(self, row):
+        for k, v in row.items():
+            self.setdefault(k, []).append(v)
+
+
+class TrainingState:
+    """What training keeps from one :func:`fit` call to the next: it belongs to one network.
+
+    ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
+    ``epoch``: epochs done; ``history``: every epoch so far; ``best`` / ``best_params`` / ``waited``:
+    early stopping's bookkeeping. An epoch stopped between two batches (``fit(stop=...)``) keeps
+    ``order`` (its permutation, on the host), ``position`` (the next batch's first column) and
+    ``partial`` (the sum of its batch costs times batch sizes so far): the next ``fit`` finishes
+    that epoch first, exactly as if it had not stopped. An error or a KeyboardInterrupt inside
+    the batch loop leaves the same record of the batches that ran (:meth:`discard_epoch` drops
+    it). ``interrupted``: the last ``fit`` was stopped (by ``stop`` or an error), so the next one
+    goes on with its early-stopping watch instead of starting a fresh one.
+    """
+
+    def __init__(self, optimizer, rng):
+        self.optimizer = optimizer
+        self.rng = rng
+        self.epoch = 0
+        self.history = History(cost=[])
+        self.best, self.best_params, self.waited = np.inf, None, 0
+        self.order, self.position, self.partial = None, 0, 0.0
+        self.interrupted = False
+
+    @property
+    def mid_epoch(self):
+        return self.order is not None
+
+    def discard_epoch(self):
+        """Forget a stopped epoch: the next ``fit`` starts a new one (on any data). The batches
+        of the stopped epoch that ran stay in the parameters; their costs are dropped."""
+        self.order, self.position, self.partial = None, 0, 0.0
+
+    def start_watch(self):
+        self.best, self.best_params, self.waited = np.inf, None, 0
+
+    def watch(self, net, current, min_delta):
+        """Early stopping: keep the parameters if ``current`` improved on the best by more than
+        ``min_delta``; return the epochs waited without such an improvement."""
+        if current < self.best - min_delta:
+            self.best, self.waited = current, 0
+            self.best_params = net.params.flat.copy()
+        else:
+            self.waited += 1
+        return self.waited
+
+    def restore_best(self, net):
+        if self.best_params is not None:
+            net.params.flat[...] = self.best_params
+
+    # ---- its record (a checkpoint's "training" entry and arrays) ----------------------------
+
+    def record(self, net):
+        """``(record, arrays)``: this state as JSON data, and its arrays on the host by entry
+        name (``optimizer_state_<i>``, ``order`` for a stopped epoch, ``best_params``)."""
+        opt_record, states = self.optimizer.record(net.params)
+        record = {
+            "optimizer": opt_record,
+            "rng": _plain(self.rng.bit_generator.state),
+            "epoch": self.epoch,
+            "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
+            # an epoch stopped between batches (its permutation is the array "order")
+            "stopped": ({"position": self.position, "partial": self.partial}
+                        if self.mid_epoch else None),
+            # early stopping's bookkeeping (its best parameters are the array "best_params")
+            "watch": {"best": float(self.best) if np.isfinite(self.best) else None,
+                      "waited": self.waited, "interrupted": self.interrupted},
+        }
+        arrays = {f"optimizer_state_{i}": s for i, s in enumerate(states)}
+        if self.mid_epoch:
+            arrays["order"] = np.asarray(self.order, dtype=np.int64)
+        if self.best_params is not None:
+            arrays["best_params"] = backend.to_host(self.best_params)
+        return record, arrays
+
+    @classmethod
+    def restore(cls, net, record, reader):
+        """The state :meth:`record` wrote, for ``net`` (its parameters already loaded), read from
+        ``reader`` (a :class:`gpubp.checkpoint.Reader`): CheckpointError for anything malformed."""
+        f = reader.fields("training")
+        P, dtype = net.params.layout.size, net.dtype
+        def state_array(i, what):  # the optimizer's i-th state array, shaped like the parameters
+            return reader.flat(f"optimizer_state_{i}", P, dtype, what)
+
+        opt, states = optim.Optimizer.restore(f.get(record, "optimizer", dict), f, state_array)
+        if states is not None:
+            opt.bind(net.params, states)
+        state = cls(opt, _generator(f.get(record, "rng", dict), f))
+        state.epoch = f.count(record, "epoch", least=0)
+        history = f.get(record, "history", dict)
+        for k, vs in history.items():
+            if not isinstance(vs, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs):
+                raise f.error(f"history[{k!r}] must be a list of numbers")
+        state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
+        state.history.setdefault("cost", [])
+        stopped = f.get(record, "stopped", dict, optional=True)
+        if stopped is not None:
+            state.order = _order(reader)
+            state.position = f.count(stopped, "position", least=0)
+            if state.position >= state.order.size:
+                raise f.error(f"stopped.position must be in 0..{state.order.size - 1}; got "
+                              f"{state.position}")
+            state.partial = f.number(stopped, "partial")
+        watch = f.get(record, "watch", dict, optional=True)
+        if watch is not None:
+            best = f.get(watch, "best", (int, float), optional=True)
+            state.best = np.inf if best is None else float(best)
+            state.waited = f.count(watch, "waited", least=0)
+            state.interrupted = f.get(watch, "interrupted", bool, optional=True) or False
+            if "best_params" in reader:
+                best_params = reader.flat("best_params", P, dtype, "early stopping's best")
+                state.best_params = backend.to_device(best_params, net.xp).copy()
+        return state
+
+
+#: the bit generators a record may name (NumPy's own)
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _plain(o):
+    """A bit generator's state as JSON data (its arrays as lists, its NumPy ints as ints)."""
+    if isinstance(o, dict):
+        return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
+
+
+def _generator(rng_state, f):
+    name = f.get(rng_state, "bit_generator", str)
+    if name not in BIT_GENERATORS:
+        raise f.error(f"unknown bit generator {name!r}; valid ones are: {', '.join(BIT_GENERATORS)}")
+    bg = getattr(np.random, name)()
+    try:
+        bg.state = rng_state
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
+        raise f.error(f"the {name} state cannot be restored: {' '.join(str(e).split())}") from None
+    return np.random.Generator(bg)
+
+
+def _order(reader):
+    shape, dtype = reader.header("order")
+    order = reader.array("order") if len(shape) == 1 and dtype.kind in "iu" else None
+    if order is None or not np.array_equal(np.sort(order), np.arange(order.size)):
+        raise reader.error("'order' must be a permutation of 0..M-1 (the stopped epoch's order of "
+                           "the examples)")
+    return order
