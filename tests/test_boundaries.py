@@ -94,3 +94,19 @@ def test_a_network_without_biases_has_no_bias_gradients():
     net = gpubp.Network([2, 3, 1], bias=False, device="cpu", dtype="float64", seed=0)
     cost, grads = net.gradients(np.ones((2, 3)), np.ones((1, 3)))
     assert grads.b is None and sorted(grads) == ["W[1]", "W[2]"]
+
+
+@pytest.mark.parametrize("dtype, off, ok", [("float64", 1e-6, False), ("float64", 1e-11, True),
+                                            ("float32", 1e-4, True), ("float32", 1e-2, False)])
+def test_a_cross_entropy_target_column_sums_to_1_within_its_dtypes_tolerance(dtype, off, ok):
+    """float64 labels are held to 1e-9 (float32's 1e-3 would let 1e-6 through)."""
+    net = gpubp.Network([2, 3], output="softmax", loss="cross_entropy", device="cpu",
+                        dtype=dtype, seed=0)
+    Y = np.eye(3)[:, [0, 1, 2, 0]]
+    Y[:, 1] = [0.5 + off, 0.5, 0.0]
+    X = np.ones((2, 4))
+    if ok:
+        assert np.isfinite(net.cost(X, Y))
+    else:
+        with pytest.raises(gpubp.DataError, match="column 1 sums to"):
+            net.cost(X, Y)
