@@ -187,11 +187,12 @@ FUSED_FROM = 1024
 FUSED_LOAD_FROM = 1 << 20
 
 #: elementwise work, ``steps x (m x sum of n[l] + parameters)``, that a fit announces
-#: (:func:`expect_work`) from which the loops are loaded before it starts: on a 2-core EPYC VM
-#: they save about 2 ns per element of that work (digits' 64-128-10, m = 32: 118 -> 86 us of CPU
-#: per step), so below about 2e8 the load costs more than the loops save. The default ``gpubp
-#: train`` (digits, 20 epochs) announces 1.3e7. Measured by benchmarks/bench_startup.py.
-FUSED_WORK = 2 * 10**8
+#: (:func:`expect_work`) from which the loops are loaded before it starts. Measured on a 2-core
+#: EPYC VM under load (benchmarks/bench_startup.py, benchmarks/results/2026-12-04_cpu_startup.txt):
+#: loading them costs 0.43-0.66 s of CPU and they save 0.6-2.3 ns per element of that work
+#: (digits' 64-128-10, m = 32: 107 -> 85 us of CPU per step), so they repay their load from
+#: 2e8-1e9. The default ``gpubp train`` (digits, 20 epochs) announces 1.3e7.
+FUSED_WORK = 5 * 10**8
 
 
 def loops_for(size):
