@@ -168,10 +168,11 @@ def _overlap(a, b):
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _place_label(p, q, w, h, lines, boxes, labels):
+def _place_label(p, q, w, h, lines, boxes, labels, frame):
     """The centre of a w x h label beside the segment p-q (one of ``lines``), clear of it by
-    ``CLEAR``: of the places along it (middle first, above first: y grows down here), the first
-    with the most room (up to 0.3 in) from every other line, box and placed label."""
+    ``CLEAR`` and inside ``frame`` (x0, y0, x1, y1): of the places along it (middle first, above
+    first: y grows down here), the first with the most room (up to 0.3 in) from every other
+    line, box and placed label."""
     dx, dy = q[0] - p[0], q[1] - p[1]
     length = (dx * dx + dy * dy) ** 0.5
     normals = sorted([(-dy / length, dx / length), (dy / length, -dx / length)],
@@ -182,6 +183,9 @@ def _place_label(p, q, w, h, lines, boxes, labels):
         for nx, ny in normals:
             d = (abs(nx) * w + abs(ny) * h) / 2 + CLEAR  # the label's extent along the normal
             c = (p[0] + t * dx + d * nx, p[1] + t * dy + d * ny)
+            if not (frame[0] <= c[0] - w / 2 and c[0] + w / 2 <= frame[2]
+                    and frame[1] <= c[1] - h / 2 and c[1] + h / 2 <= frame[3]):
+                continue
             free = [r for r in (CLEAR, 0.1, 0.2, 0.3) if _clear(c, w, h, r, others, boxes + labels)]
             if free and free[-1] > room:
                 best, room = c, free[-1]
@@ -231,7 +235,7 @@ def figure(model, m="m"):
     at = _frame(fig, ax, model, renderer, width, height)
     boxes = _draw_boxes(ax, pos, size, texts, at)
     lines = _draw_arrows(ax, terms, boxes, colour)
-    _place_labels(labels, label_size, lines, boxes)
+    _place_labels(ax, labels, label_size, lines, boxes)
     return fig
 
 
@@ -307,14 +311,19 @@ def _draw_arrows(ax, terms, boxes, colour):
     return lines
 
 
-def _place_labels(labels, label_size, lines, boxes):
-    """Each arrow's label beside it (:func:`_place_label`, which prefers above: it works with y
-    down, so the figure's y is flipped there)."""
+def _place_labels(ax, labels, label_size, lines, boxes):
+    """Each arrow's label beside it, inside the frame (``MARGIN`` from the edges) and clear of
+    the title (:func:`_place_label`, which prefers above: it works with y down, so the figure's
+    y is flipped there)."""
     flip = [((x0, -y0), (x1, -y1)) for (x0, y0), (x1, y1) in lines]
-    rects = [(r[0], -r[3], r[2], -r[1]) for r in boxes.values()]
+    W, H = ax.get_xlim()[1], ax.get_ylim()[1]
+    head = [t for t in ax.texts if t.get_gid() == "title"][0]
+    e = head.get_window_extent(ax.figure.canvas.get_renderer()).transformed(ax.transData.inverted())
+    rects = [(r[0], -r[3], r[2], -r[1]) for r in list(boxes.values()) + [(e.x0, e.y0, e.x1, e.y1)]]
+    frame = (MARGIN, -(H - MARGIN), W - MARGIN, -MARGIN)
     placed = []
     for text, (w, h), (p, q) in zip(labels, label_size, flip):
-        c = _place_label(p, q, w, h, flip, rects, placed)
+        c = _place_label(p, q, w, h, flip, rects, placed, frame)
         placed.append((c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2))
         text.set_position((c[0], -c[1]))
 

@@ -170,7 +170,7 @@ def test_labels_texts_and_boxes_do_not_overlap(drawn):
 
 
 def test_the_figure_fits_its_content(drawn):
-    """Every artist inside the figure, the empty margin on each side at most a third of an inch,
+    """Every artist inside the figure, a tenth of an inch from its edges at least, the empty margin on each side at most a third of an inch,
     the aspect between 1:2 and 4.5:1, and not wider than 11 inches (a 6-layer network goes on in
     a second band); the text stays at its size, never shrunk to fit."""
     _, fig, renderer, boxes, arrows, labels, texts = drawn
@@ -179,7 +179,7 @@ def test_the_figure_fits_its_content(drawn):
         (v[:, 0].min(), v[:, 1].min(), v[:, 0].max(), v[:, 1].max()) for v, _ in arrows.values()]
     x0, y0 = min(e[0] for e in extents), min(e[1] for e in extents)
     x1, y1 = max(e[2] for e in extents), max(e[3] for e in extents)
-    assert x0 >= 0 and y0 >= 0 and x1 <= W and y1 <= H
+    assert min(x0, y0, W - x1, H - y1) >= fig.dpi / 10, ((x0, y0, x1, y1), (W, H))  # no edge
     margin = fig.dpi / 3
     assert max(x0, W - x1, y0, H - y1) <= margin, ((x0, y0, x1, y1), (W, H))
     assert 0.5 <= W / H <= 4.5, (W, H)
