@@ -189,9 +189,9 @@ FUSED_LOAD_FROM = 1 << 20
 #: elementwise work, ``steps x (m x sum of n[l] + parameters)``, that a fit announces
 #: (:func:`expect_work`) from which the loops are loaded before it starts. Measured on a 2-core
 #: EPYC VM under load (benchmarks/bench_startup.py, benchmarks/results/2026-12-04_cpu_startup.txt):
-#: loading them costs 0.43-0.66 s of CPU and they save 0.6-2.3 ns per element of that work
+#: loading them costs 0.43-0.78 s of CPU and they save 0.6-2.3 ns per element of that work
 #: (digits' 64-128-10, m = 32: 107 -> 85 us of CPU per step), so they repay their load from
-#: 2e8-1e9. The default ``gpubp train`` (digits, 20 epochs) announces 1.3e7.
+#: 2e8-1.3e9. The default ``gpubp train`` (digits, 20 epochs) announces 1.3e7.
 FUSED_WORK = 5 * 10**8
 
 

@@ -231,7 +231,7 @@ def test_a_fit_of_enough_work_loads_the_loops(over):
     does not."""
     out = _python(_FIT.format(epochs=2, limit="work" if over else "work + 1") + (
         "plan = net.plan(32)\n"
-        "print(any(getattr(c, 'func', None) is not None and type(c.func).__name__ == 'CPUDispatcher'"
+        "print(any(type(getattr(c, 'func', None)).__name__ == 'CPUDispatcher'"
         " for c in plan._forward_calls))\n"))
     numba, loaded, work, bound = out.split()
     assert (numba, loaded, bound) == (str(over),) * 3

@@ -48,8 +48,8 @@ MODELS = {
 
 def _drawing(model):
     """``(figure, renderer, boxes, arrows, labels, texts)`` in pixels: boxes ``{name: (x0, y0,
-    x1, y1)}``, arrows ``{id: (vertices (k, 2), line width)}``, labels and box texts ``{id: (x0, y0, x1, y1)}``
-    (the title's id is "title")."""
+    x1, y1)}``, arrows ``{id: (vertices (k, 2), line width)}``, labels and box texts ``{id: (x0,
+    y0, x1, y1)}`` (the title's id is "title")."""
     fig = picture.figure(model, m=4)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -113,7 +113,8 @@ def drawn(request):
 def test_every_term_has_an_arrow_and_a_label(drawn):
     model, _, _, boxes, arrows, labels, texts = drawn
     assert set(boxes) == set(texts) == set(model.inputs) | set(model.layers)
-    terms = [(t.A.name, layer.name, t.W.name) for layer in model.layers.values() for t in layer.terms]
+    terms = [(t.A.name, layer.name, t.W.name)
+             for layer in model.layers.values() for t in layer.terms]
     assert len(arrows) == len(terms) == len(labels) - 1
     for key in arrows:
         assert tuple(key.split()[:3]) in terms and key in labels
@@ -170,16 +171,18 @@ def test_labels_texts_and_boxes_do_not_overlap(drawn):
 
 
 def test_the_figure_fits_its_content(drawn):
-    """Every artist inside the figure, a tenth of an inch from its edges at least, the empty margin on each side at most a third of an inch,
-    the aspect between 1:2 and 4.5:1, and not wider than 11 inches (a 6-layer network goes on in
-    a second band); the text stays at its size, never shrunk to fit."""
+    """Every artist inside the figure and a tenth of an inch from its edges at least, the empty
+    margin on each side at most a third of an inch, the aspect between 1:2 and 4.5:1, and not
+    wider than 11 inches (a 6-layer network goes on in a second band); the text stays at its
+    size, never shrunk to fit."""
     _, fig, renderer, boxes, arrows, labels, texts = drawn
     W, H = fig.canvas.get_width_height()
     extents = list(boxes.values()) + list(labels.values()) + [
-        (v[:, 0].min(), v[:, 1].min(), v[:, 0].max(), v[:, 1].max()) for v, _ in arrows.values()]
+        (v[:, 0].min(), v[:, 1].min(), v[:, 0].max(), v[:, 1].max())
+        for v, _ in arrows.values()]
     x0, y0 = min(e[0] for e in extents), min(e[1] for e in extents)
     x1, y1 = max(e[2] for e in extents), max(e[3] for e in extents)
-    assert min(x0, y0, W - x1, H - y1) >= fig.dpi / 10, ((x0, y0, x1, y1), (W, H))  # no edge
+    assert min(x0, y0, W - x1, H - y1) >= fig.dpi / 10, ((x0, y0, x1, y1), (W, H))
     margin = fig.dpi / 3
     assert max(x0, W - x1, y0, H - y1) <= margin, ((x0, y0, x1, y1), (W, H))
     assert 0.5 <= W / H <= 4.5, (W, H)
