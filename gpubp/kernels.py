@@ -215,10 +215,8 @@ def expect_work(work):
     """A fit on NumPy arrays announces its elementwise work (``steps x (m x sum of n[l] +
     parameters)``) before it makes its plans: from ``FUSED_WORK`` on, the loops are loaded, and
     its plans bind them. Returns whether the loops are loaded (and on)."""
-    if work >= FUSED_WORK:
-        from . import fused  # noqa: F401 (loads numba, where wanted and installed)
-    fused = sys.modules.get(__package__ + ".fused")
-    return fused is not None and fused.ENABLED
+    size = max(FUSED_FROM, FUSED_LOAD_FROM) if work >= FUSED_WORK else FUSED_FROM
+    return loops_for(size) is not None  # a size that loads them, or one that only asks
 
 
 def declare(name, in_params, out_params, operation):
