@@ -11,7 +11,9 @@ arithmetic around them and call NumPy's exp or tanh between two loops.
 This module holds what compiles them (:func:`jit`) and the column passes of softmax and of the
 cross-entropy cost, which are not elementwise kernels. Used on C-contiguous NumPy arrays when
 numba is installed and the environment variable ``GPUBP_FUSED`` is not ``0``; ``import gpubp``
-never imports numba (the first call over ``FUSED_FROM`` elements does).
+never imports numba: this module is imported, and numba with it, by a fit of enough work or the
+first array of ``FUSED_LOAD_FROM`` elements (:func:`gpubp.kernels.loops_for`), so a small fit
+never pays its load.
 """
 
 import os

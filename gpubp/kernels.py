@@ -5,9 +5,9 @@ A kernel is called with its inputs, then its outputs (always given: they are wor
 buffers), e.g. ``sigmoid_grad(A, dA, dZ)``. On CuPy arrays the CUDA source runs (compiled by
 CuPy on first use, generic over float32/float64 through ``T``); on NumPy arrays the twin runs,
 which means the same thing and writes through ``out=`` so that it makes no temporary array; on
-NumPy arrays of ``FUSED_FROM`` elements or more, the kernel's loop where it has one (see
-:meth:`Kernel.loop`). The modules above call kernel objects and never ask which backend they
-are on.
+NumPy arrays of ``FUSED_FROM`` elements or more, once the loops are loaded (:func:`loops_for`:
+by a big array or a long fit), the kernel's loop where it has one (see :meth:`Kernel.loop`).
+The modules above call kernel objects and never ask which backend they are on.
 
 Declaring a kernel (:func:`declare`) is all it takes::
 
@@ -34,6 +34,7 @@ strings with the host C++ compiler and checks them against the twins on every ma
 """
 
 import functools
+import sys
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class Kernel:
         """``(function, arguments)`` that compute this kernel on these NumPy arguments (scalars
         already in the arrays' dtype) with its loop, or None: no loop, numba off
         (``GPUBP_FUSED=0`` or not installed), or arrays the loop does not take (not
-        C-contiguous; a bias not (n, 1)). A call takes it from ``FUSED_FROM`` elements on."""
+        C-contiguous; a bias not (n, 1)). A call takes it as :func:`loops_for` says."""
         first = args[0]
         if self._loop is None:
             return None
@@ -141,9 +142,9 @@ class Kernel:
         loop where it applies, else the twin; scalars in the arrays' dtype."""
         dtype = args[0].dtype.type
         args = [a if type(a) is np.ndarray else dtype(a) for a in args]
-        # a loop pays off once the arrays are big enough to cost more than its call (and below
-        # that size numba is not even imported)
-        if args[0].size >= FUSED_FROM:
+        # a loop pays off once the arrays are big enough to cost more than its call, and once
+        # the loops are loaded (see loops_for: a small fit never pays numba's import)
+        if loops_for(args[0].size) is not None:
             fast = self.fused(*args)
             if fast is not None:
                 return fast[0], fast[1], {}
@@ -175,8 +176,47 @@ class Loop:
 #: every declared kernel, by name
 KERNELS = {}
 
-#: elements from which a kernel call takes its loop (below it, NumPy's calls are as fast)
+#: elements from which a kernel call takes its loop, once the loops are loaded (below it, NumPy's
+#: calls are as fast)
 FUSED_FROM = 1024
+
+#: elements of one array from which the loops are loaded (numba's import and its compiled loops
+#: from the cache: about 0.45 s of CPU, once per process) whatever the fit: at this size a step
+#: is long, and a pass over such an array costs about 1/1000 of the load. (784-1024-1024-10 with
+#: batches of 1024 has Z buffers of 1024 x 1024 elements.)
+FUSED_LOAD_FROM = 1 << 20
+
+#: elementwise work, ``steps x (m x sum of n[l] + parameters)``, that a fit announces
+#: (:func:`expect_work`) from which the loops are loaded before it starts. Measured on a 2-core
+#: EPYC VM under load (benchmarks/bench_startup.py, benchmarks/results/2026-12-04_cpu_startup.txt):
+#: loading them costs 0.43-0.78 s of CPU and they save 0.6-2.3 ns per element of that work
+#: (digits' 64-128-10, m = 32: 107 -> 85 us of CPU per step), so they repay their load from
+#: 2e8-1.3e9. The default ``gpubp train`` (digits, 20 epochs) announces 1.3e7.
+FUSED_WORK = 5 * 10**8
+
+
+def loops_for(size):
+    """:mod:`gpubp.fused` when a call over arrays of ``size`` elements takes the loops, else None:
+    ``size`` at least ``FUSED_FROM``, the loops on (numba installed, ``GPUBP_FUSED`` not 0) and
+    loaded. They are loaded by the first array of ``FUSED_LOAD_FROM`` elements or more, by a fit
+    that announces enough work (:func:`expect_work`), or by anything that imports
+    :mod:`gpubp.fused`; until then numba is not imported."""
+    if size < FUSED_FROM:
+        return None
+    fused = sys.modules.get(__package__ + ".fused")
+    if fused is None:
+        if size < FUSED_LOAD_FROM:
+            return None
+        from . import fused
+    return fused if fused.ENABLED else None
+
+
+def expect_work(work):
+    """A fit on NumPy arrays announces its elementwise work (``steps x (m x sum of n[l] +
+    parameters)``) before it makes its plans: from ``FUSED_WORK`` on, the loops are loaded, and
+    its plans bind them. Returns whether the loops are loaded (and on)."""
+    size = max(FUSED_FROM, FUSED_LOAD_FROM) if work >= FUSED_WORK else FUSED_FROM
+    return loops_for(size) is not None  # a size that loads them, or one that only asks
 
 
 def declare(name, in_params, out_params, operation):
@@ -193,14 +233,12 @@ def declare(name, in_params, out_params, operation):
 
 def fused_passes(array):
     """:mod:`gpubp.fused` when its loops are on (numba installed, ``GPUBP_FUSED`` not 0) and
-    ``array`` is big enough for them to pay off (``FUSED_FROM``), else None: for the passes that
-    are not elementwise kernels (softmax, the cross-entropy cost's columns). Imported on first
-    use, so that ``import gpubp`` never imports numba."""
-    if type(array) is not np.ndarray or array.size < FUSED_FROM:
+    ``array`` is big enough for them to pay off (:func:`loops_for`), else None: for the passes that
+    are not elementwise kernels (softmax, the cross-entropy cost's columns). Never imports numba
+    for a small array or fit (``import gpubp`` never does)."""
+    if type(array) is not np.ndarray:
         return None
-    from . import fused
-
-    return fused if fused.ENABLED else None
+    return loops_for(array.size)
 
 
 def apart(out, *inputs, scratch=None):

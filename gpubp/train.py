@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from . import backend, distributed, interrupts, optim
+from . import backend, distributed, interrupts, kernels, optim
 from .checks import check_batch_size
 from .errors import ArgumentTypeError, ConfigError, GpubpError, TrainingDiverged
 from .state import History, TrainingState  # noqa: F401 (History is part of train's API)
@@ -235,6 +235,10 @@ def _start(net, a, optimizer, lr, comm):
 def _fit(net, X, Y, comm, optimizer, lr, **options):
     a = _Arguments(net, X, Y, **options)
     state, opt = _start(net, a, optimizer, lr, comm)
+    if net.xp is np:  # a long fit loads the fused loops before it binds its plans, a short never
+        per_step = (min(a.batch_size, a.M) * sum(layer.n for layer in net.layers.values())
+                    + net.params.flat.size)
+        kernels.expect_work(a.epochs * -(-a.M // a.batch_size) * per_step)
     history = History(cost=[])
     plans = {}  # the batch size's plan and the remainder's, looked up once per fit
     last = state.epoch + a.epochs

@@ -169,36 +169,83 @@ def test_the_plan_takes_the_column_passes(monkeypatch):
     assert cost == cost0 and np.array_equal(params, params0)
 
 
-def test_gpubp_fused_0_never_imports_numba():
-    """GPUBP_FUSED=0: the twins run and numba, whose import costs a process about 0.2 s, is never
-    imported, even by a training step."""
+def _python(code, fused=None):
+    """Run ``code`` in a fresh Python (on the CPU; ``GPUBP_FUSED`` as given, else unset); it
+    prints what it found. Returns its stdout."""
     import os
     import subprocess
     import sys
-    code = ("import sys, numpy as np, gpubp; "
-            "net = gpubp.Network([64, 64, 10], output='softmax', loss='cross_entropy', seed=0); "
-            "X = np.random.default_rng(0).normal(size=(64, 128)); Y = np.eye(10)[:, np.arange(128) % 10]; "
-            "net.fit(X, Y, epochs=1, batch_size=64); "
-            "from gpubp import fused; assert not fused.ENABLED and not fused.WANTED; "
-            "assert 'numba' not in sys.modules, 'numba was imported'")
-    env = dict(os.environ, GPUBP_FUSED="0", GPUBP_DEVICE="cpu")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert p.returncode == 0, p.stderr
-
-
-def test_arrays_too_small_for_the_loops_never_import_numba():
-    """Below FUSED_FROM elements the twins run anyway, so a small network's fit leaves numba
-    unimported (its import would cost more than the whole fit)."""
-    import os
-    import subprocess
-    import sys
-    code = ("import sys, numpy as np, gpubp; "
-            "net = gpubp.Network([2, 3, 2], activation='sigmoid', output='softmax', "
-            "loss='cross_entropy', seed=0); "
-            "X = np.random.default_rng(0).normal(size=(2, 64)); Y = np.eye(2)[:, np.arange(64) % 2]; "
-            "net.fit(X, Y, epochs=2, batch_size=16); "
-            "assert 'numba' not in sys.modules, 'numba was imported'")
     env = {k: v for k, v in os.environ.items() if k != "GPUBP_FUSED"}
     env["GPUBP_DEVICE"] = "cpu"
+    if fused is not None:
+        env["GPUBP_FUSED"] = fused
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+# the default `gpubp train`: digits' 64-128-10, batches of 32 from 1438 examples, 20 epochs; its
+# (128, 32) arrays and 9610 parameters are over FUSED_FROM, its work far under FUSED_WORK
+_FIT = """
+import sys, numpy as np, gpubp
+from gpubp import kernels
+net = gpubp.Network([64, 128, 10], output='softmax', loss='cross_entropy', seed=0, device='cpu')
+M, m, epochs = 1438, 32, {epochs}
+work = epochs * -(-M // m) * (m * (128 + 10) + net.params.flat.size)
+assert 128 * m >= kernels.FUSED_FROM and net.params.flat.size >= kernels.FUSED_FROM
+kernels.FUSED_WORK = {limit}
+X = np.random.default_rng(0).normal(size=(64, M)); Y = np.eye(10)[:, np.arange(M) % 10]
+net.fit(X, Y, epochs=epochs, batch_size=m, verbose=False)
+print('numba' in sys.modules, 'gpubp.fused' in sys.modules, work)
+"""
+
+
+def test_gpubp_fused_0_never_imports_numba():
+    """GPUBP_FUSED=0: the twins run and numba, whose import costs a process about 0.2 s, is never
+    imported, even by a fit that announces more than enough work and by an array big enough to
+    load the loops."""
+    out = _python(_FIT.format(epochs=1, limit=0) + (
+        "from gpubp import fused; assert not fused.ENABLED and not fused.WANTED\n"
+        "a = np.ones(kernels.FUSED_LOAD_FROM); kernels.axpy(a, 2.0, a.copy())\n"
+        "assert kernels.loops_for(a.size) is None\n"
+        "print('numba' in sys.modules)\n"), fused="0")
+    assert out.split() == ["False", "True", out.split()[2], "False"]
+
+
+def test_a_short_fit_never_imports_numba():
+    """The default ``gpubp train``'s fit, whose arrays are over FUSED_FROM, leaves numba
+    unimported: its import and compiled loops (about 0.45 s) would cost more than they save in
+    its 900 steps. Nor do arrays just under FUSED_LOAD_FROM outside a fit."""
+    out = _python(_FIT.format(epochs=20, limit="kernels.FUSED_WORK") + (
+        "a = np.ones(kernels.FUSED_LOAD_FROM - 1); kernels.axpy(a, 2.0, a.copy())\n"
+        "print('numba' in sys.modules)\n"))
+    numba, loaded, work, after = out.split()
+    assert (numba, loaded, after) == ("False", "False", "False")
+    assert 0 < int(work) < 10 ** 8  # 1.3e7: the rule, not a near miss, keeps it out
+
+
+@pytest.mark.parametrize("over", [True, False])
+def test_a_fit_of_enough_work_loads_the_loops(over):
+    """A fit whose work, steps x (m x sum of n[l] + parameters), reaches FUSED_WORK loads the loops
+    before it starts (and its plans bind them: they are in the plan's calls); one unit less
+    does not."""
+    out = _python(_FIT.format(epochs=2, limit="work" if over else "work + 1") + (
+        "plan = net.plan(32)\n"
+        "print(any(type(getattr(c, 'func', None)).__name__ == 'CPUDispatcher'"
+        " for c in plan._forward_calls))\n"))
+    numba, loaded, work, bound = out.split()
+    assert (numba, loaded, bound) == (str(over),) * 3
+
+
+def test_a_big_array_loads_the_loops():
+    """Outside a fit, the first array of FUSED_LOAD_FROM elements loads the loops (a big network
+    pays them back within a few steps); after that, calls from FUSED_FROM elements take them."""
+    out = _python(
+        "import sys, numpy as np\nfrom gpubp import kernels\n"
+        "small = np.ones(kernels.FUSED_FROM); kernels.axpy(small, 2.0, small.copy())\n"
+        "print('numba' in sys.modules, kernels.loops_for(small.size) is not None)\n"
+        "a = np.ones(kernels.FUSED_LOAD_FROM); y = np.zeros_like(a); kernels.axpy(a, 2.0, y)\n"
+        "assert (y == 2).all()\n"
+        "print('numba' in sys.modules, kernels.loops_for(small.size) is not None,"
+        " kernels.loops_for(small.size - 1) is None)\n")
+    assert out.split() == ["False", "False", "True", "True", "True"]

@@ -263,9 +263,11 @@ class TrainRun:
             print(f"{PROG}: {self.stopper.name}: stopped {where}; saved {self.save_path}; resume "
                   f"with: {resume}", file=sys.stderr, flush=True)
             return 128 + self.stopper.signum
-        self.draw()
         if not self.quiet:
-            self.summary()
+            self.summary()  # its "s in all" ends here: the loss curve (matplotlib) is drawn after
+        self.draw()
+        if not self.quiet and self.plot_path is not None:
+            print(f"loss curve: {self.plot_path}")
         return 0
 
     def check_finite(self, state):
@@ -309,8 +311,6 @@ class TrainRun:
                "updated" if self.meta is not None and files.same_file(self.save_path,
                                                                      self.args.resume) else "")
         print(f"model: {self.save_path}" + (f" ({how})" if how else ""))
-        if self.plot_path is not None:
-            print(f"loss curve: {self.plot_path}")
 
 
 def output_and_loss(task, output, loss):
