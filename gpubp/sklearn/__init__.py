@@ -26,6 +26,9 @@ What is the same as scikit-learn
   ``(y_hat - y)^2``, plus the penalty) and descends with scikit-learn's output delta
   ``(y_hat - y) / m``: with several outputs that is ``n_outputs`` times the gradient of the loss
   it reports, in scikit-learn and here alike, so the steps are scikit-learn's.
+  ``MLPRegressor(loss="poisson")``: gpubp's ``exp`` output and ``poisson`` loss (half the Poisson
+  deviance summed over the outputs, ``y log(y / y_hat) - y + y_hat``, its ``loss_``), fused delta
+  ``(y_hat - y) / m``; ``y`` must be >= 0.
 - Initialization: scikit-learn's (Glorot uniform ``+-sqrt(6 / (fan_in + fan_out))``,
   ``+-sqrt(2 / ...)`` for ``activation="logistic"``, biases drawn likewise), drawn in its order
   from ``check_random_state(random_state)``; then the early-stopping split
@@ -76,7 +79,7 @@ What differs
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
 - With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
   its (identical) data, to the same result.
-- No ``sample_weight``, no sparse ``X`` (densify first), no ``MLPRegressor(loss="poisson")``.
+- No ``sample_weight``, no sparse ``X`` (densify first).
 - ``dtype``: None (default: follow ``X``), ``"float64"`` or ``"float32"`` (any NumPy spelling):
   ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails two estimator checks, which
   feed float64 data: ``check_regressor_multioutput`` requires float64 predictions, and
@@ -87,8 +90,8 @@ What differs
 - ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
   calls ``fit`` with the same data; see :mod:`gpubp.distributed`).
 - ``est.network_.save(path)`` refuses the networks of sgd and adam (their optimizers are this
-  package's, and a checkpoint holds no code) and every ``MLPRegressor``'s (its loss,
-  :class:`~.solvers.SklearnSquaredError`, is not one of gpubp's); pickle the estimator
+  package's, and a checkpoint holds no code) and those of ``MLPRegressor(loss="squared_error")``
+  (its loss, :class:`~.solvers.SklearnSquaredError`, is not one of gpubp's); pickle the estimator
   (``joblib.dump``), as for any scikit-learn estimator.
 - Parameters are checked by plain checks (:mod:`.validation`) with scikit-learn's messages,
   not by scikit-learn's private ``_param_validation``.

@@ -13,7 +13,6 @@ from sklearn.utils.validation import validate_data
 from ..errors import ConfigError
 from .base import BaseMLP
 from .solvers import SklearnSquaredError
-from .validation import InvalidParameter
 
 
 def stochastic_solver(est):
@@ -152,10 +151,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by gpubp: scikit-learn's ``MLPRegressor``.
 
-    Identity output, ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``, and
-    scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus
-    ``alpha / (2m) sum ||W||^2``): its ``loss_`` and, with several outputs, its steps. See the
-    package docstring (:mod:`gpubp.sklearn`).
+    ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``. ``loss="squared_error"``:
+    identity output and scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError`
+    plus ``alpha / (2m) sum ||W||^2``), its ``loss_`` and, with several outputs, its steps.
+    ``loss="poisson"``: exponential output (gpubp's ``exp``) and half the Poisson deviance (gpubp's
+    ``poisson``), for targets ``y >= 0``. See the package docstring (:mod:`gpubp.sklearn`).
     """
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -193,17 +193,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.device = device
         self.comm = comm
 
-    def _fit(self, X, y, incremental):
-        if self.loss == "poisson":
-            raise InvalidParameter("MLPRegressor(loss='poisson') is not available in gpubp "
-                                        "(no exponential output); use loss='squared_error'")
-        return super()._fit(X, y, incremental)
-
     def _output_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _loss(self):
-        return SklearnSquaredError()
+        return "poisson" if self.loss == "poisson" else SklearnSquaredError()
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
