@@ -94,6 +94,20 @@ class Loss:
         (n, m) buffers the caller lends, so that the cost makes no (n, m) temporary."""
         raise NotImplementedError
 
+    def per_example(self, A, Y, Z=None):
+        """``(m,)``: each column's loss (the cost is their mean). By default :meth:`value` of each
+        column alone, one call per column; the losses here compute it in one pass."""
+        xp = xp_of(A)
+        return xp.stack([self.value(A[:, j:j + 1], Y[:, j:j + 1],
+                                    None if Z is None else Z[:, j:j + 1]).reshape(())
+                         for j in range(A.shape[1])])
+
+    def weighted_value(self, A, Y, w, total, Z=None):
+        """The weighted cost, a 0-d array: ``sum_j w_j loss_j / total`` with ``w`` ``(m,)`` the
+        examples' weights and ``total`` their sum (the global batch's, data-parallel)."""
+        xp = xp_of(A)
+        return xp.dot(self.per_example(A, Y, Z), w) / total
+
     def output_delta(self, output, A, Y, m, dZ):
         """``dZ[L] = c (A[L] - Y) / m`` for the canonical pair (``m``: the global batch size)."""
         if output.name != self.canonical:
@@ -131,6 +145,10 @@ class _SquaredError(Loss):
         # one summation (BLAS's dot) with or without the lent buffer, so both give the same bits
         d = (A - Y if scratch is None else xp.subtract(A, Y, out=scratch[0])).reshape(-1)
         return xp.dot(d, d) * c
+
+    def per_example(self, A, Y, Z=None):
+        d = A - Y
+        return (d * d).sum(axis=0) * (0.5 * self.constant(A.shape[0]))
 
     def dA(self, A, Y, m, out, scratch):
         kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, out)
@@ -208,6 +226,14 @@ class BCE(Loss):
         a = xp.clip(A, tiny, 1)
         return -(Y * xp.log(a) + (1 - Y) * xp.log(xp.maximum(1 - A, tiny))).sum() / m
 
+    def per_example(self, A, Y, Z=None):
+        xp = xp_of(A)
+        if Z is not None:
+            return (xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))).sum(axis=0)
+        tiny = xp.finfo(A.dtype).tiny
+        a = xp.clip(A, tiny, 1)
+        return -(Y * xp.log(a) + (1 - Y) * xp.log(xp.maximum(1 - A, tiny))).sum(axis=0)
+
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
 
@@ -250,11 +276,16 @@ class CrossEntropy(Loss):
                     A.max(axis=0, out=row)
                 gap -= np.log(row, out=row)
                 return gap.sum() / m
-            gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
-            return (gap - xp.log(A.max(axis=0))).sum() / m
-        else:
-            log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
+            return self.per_example(A, Y, Z).sum() / m
+        log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m
+
+    def per_example(self, A, Y, Z=None):
+        xp = xp_of(A)
+        if Z is not None:
+            gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
+            return gap - xp.log(A.max(axis=0))
+        return -(Y * xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))).sum(axis=0)
 
     def sample_targets(self, rng, n, m):
         return np.eye(n)[:, rng.integers(0, n, m)]
@@ -292,7 +323,14 @@ class Poisson(Loss):
 
     def value(self, A, Y, Z=None, scratch=None):
         xp = xp_of(A)
-        m = A.shape[1]
+        return self._entries(A, Y, Z, scratch).sum() / A.shape[1]
+
+    def per_example(self, A, Y, Z=None):
+        return self._entries(A, Y, Z).sum(axis=0)
+
+    def _entries(self, A, Y, Z, scratch=None):
+        """``(n, m)``: each entry's ``y log(y / a) - y + a`` (in ``scratch[1]`` where lent)."""
+        xp = xp_of(A)
         per, t = scratch if scratch is not None else (xp.empty_like(A), xp.empty_like(A))
         tiny = xp.finfo(A.dtype).tiny
         xp.maximum(Y, tiny, out=t)          # y log y - y, with 0 log 0 = 0 (0 * log(tiny))
@@ -307,7 +345,7 @@ class Poisson(Loss):
             per *= Y
         t -= per
         t += A
-        return t.sum() / m
+        return t
 
     def check_targets(self, Y):
         lo = float(Y.min())

@@ -89,8 +89,6 @@ ACTIVATION_TYPES = ["identity", "logistic", "tanh", "relu"]
 # gpubp: features still missing in gpubp.sklearn (the tests that need them are xfail, strict)
 NO_SPARSE = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: sparse X (scipy.sparse) is "
                               "not supported yet (issue 16, feature 2)")
-NO_SAMPLE_WEIGHT = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: fit(sample_weight=...) "
-                                     "is not supported yet (issue 16, feature 3)")
 
 
 @pytest.fixture
@@ -1113,7 +1111,6 @@ def test_mlp_diverging_loss():
     assert isinstance(mlp.validation_scores_[-1], float)
 
 
-@NO_SAMPLE_WEIGHT  # gpubp
 def test_mlp_sample_weight_with_early_stopping():
     # Test code path for inner validation set splitting.
     X, y = make_regression(

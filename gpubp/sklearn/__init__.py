@@ -51,6 +51,13 @@ What is the same as scikit-learn
   (or, with ``learning_rate="adaptive"``, divide the rate by 5 until it is <= 1e-6).
   ``early_stopping`` restores the coefficients of the best validation score. ``max_iter`` epochs
   without convergence give a ``ConvergenceWarning``. A KeyboardInterrupt stops with a warning.
+- ``sample_weight`` in ``fit`` and ``partial_fit`` (``partial_fit(X, y, sample_weight, classes)``
+  for the classifier): each batch's loss is the weighted mean ``sum_j w_j loss_j / s`` and the
+  penalty ``alpha / (2 s) sum ||W||^2``, ``s`` the batch's sum of weights (lbfgs: the whole data
+  set's), with their gradient; ``loss_`` is the mean of the batches' losses weighted by their
+  sizes; early stopping splits the weights with the data and weights the validation score.
+  Integer weights equal repeated rows where the batches hold the same examples (one full batch,
+  or lbfgs). Weights may be any finite numbers, not all zero (scikit-learn's rule).
 - ``partial_fit`` exists only for the stochastic solvers (``hasattr`` is False for lbfgs).
 - dtype: by default the network's dtype follows ``X``: float32 ``X`` trains and predicts in
   float32 (``coefs_`` float32), anything else in float64.
@@ -79,12 +86,13 @@ What differs
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
 - With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
   its (identical) data, to the same result.
-- No ``sample_weight``, no sparse ``X`` (densify first).
+- No sparse ``X`` (densify first).
 - ``dtype``: None (default: follow ``X``), ``"float64"`` or ``"float32"`` (any NumPy spelling):
-  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails two estimator checks, which
+  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails three estimator checks, which
   feed float64 data: ``check_regressor_multioutput`` requires float64 predictions, and
-  ``check_methods_sample_order_invariance`` compares predictions for permuted rows at
-  ``rtol=1e-7``, below float32's resolution.
+  ``check_methods_sample_order_invariance`` and ``check_sample_weight_equivalence_on_dense_data``
+  compare predictions (for permuted rows; for weights against repeated rows) at ``rtol=1e-7``,
+  below float32's resolution.
 - ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, or None for the environment variable
   ``GPUBP_DEVICE`` (default auto).
 - ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
@@ -99,7 +107,7 @@ What differs
 scikit-learn's estimator checks (``tests/test_sklearn.py`` runs them all through
 ``parametrize_with_checks``) pass with the default dtype. The checks an estimator is expected
 to fail, with the reasons, are :func:`expected_failed_checks` (estimator): none by default; with
-``dtype="float32"`` the two named above.
+``dtype="float32"`` the three named above.
 """
 
 try:
