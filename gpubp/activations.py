@@ -434,9 +434,7 @@ class LeakyReLU(Activation):
 
 @register
 class Exp(Activation):
-    """``exp(z)``, ``exp'(z) = A``: the output of counts and rates, canonical for ``poisson``
-    (scikit-learn's ``MLPRegressor(loss="poisson")``). Overflows to inf for z above ~709 (float64)
-    or ~88 (float32), silently: fit's check of each epoch catches it."""
+    """``exp(z)``, ``exp'(z) = A``: the canonical output of ``poisson`` (its log link)."""
 
     name = "exp"
     range = (0.0, float("inf"))
@@ -445,14 +443,8 @@ class Exp(Activation):
 
     @kernels.declare("gpubp_exp", "T z", "T a", "a = exp(z)")
     def forward_kernel(z, a, scratch=None):
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # inf above ~709 (float64), ~88 (float32)
             np.exp(z, out=a)
-
-    @kernels.declare("gpubp_bias_exp", "T z, T b", "T a", "a = exp(z + b)")
-    def bias_kernel(z, b, a, scratch=None):
-        np.add(z, b, out=a)
-        with np.errstate(over="ignore"):
-            np.exp(a, out=a)
 
     @kernels.declare("gpubp_exp_grad", "T a, T gA", "T gZ", "gZ = gA * a")
     def backward_kernel(a, gA, gZ, scratch=None):

@@ -87,7 +87,7 @@ class Plan:
         # each pass is a flat list of calls bound to the buffers: a step runs them in order
         self._forward_calls = [c for layer in graph.layers.values() for c in self._layer_forward(layer)]
         self._m_global = m  # the m of the 1/m in the output delta: set by each backward
-        self.w = None          # (m,): the staged examples' weights (made at the first weighted stage)
+        self.w = None          # (m,): the staged examples' weights (made when first staged)
         self._divisor = None   # their sum, the cost's divisor; None: unweighted
         self._backward_calls = self._backward_schedule() if train else []
 

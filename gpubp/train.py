@@ -216,7 +216,8 @@ def _sample_weight(net, sample_weight, M):
                        else sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise ArgumentTypeError(f"sample_weight must be an array of {M} numbers, one weight per "
-                                f"example (column); got {type(sample_weight).__name__} ({e})") from e
+                                f"example (column); got {type(sample_weight).__name__} "
+                                f"({e})") from e
     if w.shape != (M,):
         raise ShapeError(f"sample_weight must have shape (M,) = ({M},), one weight per example "
                          f"(column of X); got shape {w.shape}")

@@ -125,7 +125,8 @@ def test_unit_weights_change_nothing_but_mini_batches_divide_by_their_own_sums(r
 
 
 @pytest.mark.parametrize("w, error, message", [
-    (np.ones(5), ShapeError, "sample_weight must have shape \\(M,\\) = \\(6,\\).*got shape \\(5,\\)"),
+    (np.ones(5), ShapeError,
+     "sample_weight must have shape \\(M,\\) = \\(6,\\).*got shape \\(5,\\)"),
     (np.ones((6, 1)), ShapeError, "got shape \\(6, 1\\)"),
     (np.array([1, 1, np.nan, 1, 1, 1.0]), DataError, "sample_weight must be finite; example 2"),
     (np.zeros(6), DataError, "at least one non-zero weight"),

@@ -154,8 +154,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by gpubp: scikit-learn's ``MLPRegressor``.
 
     ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``. ``loss="squared_error"``:
-    identity output and scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError`
-    plus ``alpha / (2m) sum ||W||^2``), its ``loss_`` and, with several outputs, its steps.
+    identity output and scikit-learn's objective
+    (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus ``alpha / (2m) sum ||W||^2``), its
+    ``loss_`` and, with several outputs, its steps.
     ``loss="poisson"``: exponential output (gpubp's ``exp``) and half the Poisson deviance (gpubp's
     ``poisson``), for targets ``y >= 0``. See the package docstring (:mod:`gpubp.sklearn`).
     """
