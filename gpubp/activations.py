@@ -433,6 +433,25 @@ class LeakyReLU(Activation):
 
 
 @register
+class Exp(Activation):
+    """``exp(z)``, ``exp'(z) = A``: the canonical output of ``poisson`` (its log link)."""
+
+    name = "exp"
+    range = (0.0, float("inf"))
+    formula = "exp(Z)"
+    derivative_formula = "A"
+
+    @kernels.declare("gpubp_exp", "T z", "T a", "a = exp(z)")
+    def forward_kernel(z, a, scratch=None):
+        with np.errstate(over="ignore"):  # inf above ~709 (float64), ~88 (float32)
+            np.exp(z, out=a)
+
+    @kernels.declare("gpubp_exp_grad", "T a, T gA", "T gZ", "gZ = gA * a")
+    def backward_kernel(a, gA, gZ, scratch=None):
+        np.multiply(gA, a, out=gZ)
+
+
+@register
 class Softmax(Activation):
     """Column-wise ``softmax(z)_i = exp(z_i) / sum_k exp(z_k)``, for the output layer only.
 

@@ -16,6 +16,9 @@ skips ``dA[L]``: ``dZ[L] = c (A[L] - Y) / m`` (seed 004, eq. 18), with the loss'
 ``c = constant(n[L])`` read from ``delta_formula``: ``2/n[L]`` for ``mse``, ``2`` for ``sse``, ``1`` for ``half_sse``, ``bce``
 and ``cross_entropy``.
 
+``poisson`` (half the Poisson deviance, scikit-learn's) is fused with ``exp``: ``dZ[L] = (A[L] -
+Y) / m``, and takes no other output.
+
 The squared-error losses meet any other output activation through the chain rule,
 ``dZ[L] = dA[L] * chi'(Z[L])``, which has no division. The log losses (``bce``,
 ``cross_entropy``) take only their canonical output: their ``dA[L]`` divides by ``A (1 - A)``
@@ -49,6 +52,8 @@ class Loss:
     delta_formula = "(A - Y) / m"
     #: dCost/dA[L], for any other output (None: the loss takes only its canonical output)
     dA_formula = None
+    #: what to use instead, named when :func:`get` refuses a pair
+    _instead = "use its canonical output"
 
     def __repr__(self):
         return self.name
@@ -89,6 +94,20 @@ class Loss:
         (n, m) buffers the caller lends, so that the cost makes no (n, m) temporary."""
         raise NotImplementedError
 
+    def per_example(self, A, Y, Z=None):
+        """``(m,)``: each column's loss (the cost is their mean). By default :meth:`value` of each
+        column alone, one call per column; the losses here compute it in one pass."""
+        xp = xp_of(A)
+        return xp.stack([self.value(A[:, j:j + 1], Y[:, j:j + 1],
+                                    None if Z is None else Z[:, j:j + 1]).reshape(())
+                         for j in range(A.shape[1])])
+
+    def weighted_value(self, A, Y, w, total, Z=None):
+        """The weighted cost, a 0-d array: ``sum_j w_j loss_j / total`` with ``w`` ``(m,)`` the
+        examples' weights and ``total`` their sum (the global batch's, data-parallel)."""
+        xp = xp_of(A)
+        return xp.dot(self.per_example(A, Y, Z), w) / total
+
     def output_delta(self, output, A, Y, m, dZ):
         """``dZ[L] = c (A[L] - Y) / m`` for the canonical pair (``m``: the global batch size)."""
         if output.name != self.canonical:
@@ -98,6 +117,15 @@ class Loss:
 
     def check_targets(self, Y):
         """Raise :class:`DataError` if ``Y`` is not a valid target for this loss."""
+
+    def refusal(self, output):
+        """Why this loss, which takes only its canonical output, refuses ``output``."""
+        if tuple(output.range) != (0.0, 1.0):
+            lo, hi = output.range
+            return (f"it takes logs of the outputs, so it needs outputs in (0, 1), and "
+                    f"output={output.name!r} gives values in ({lo:g}, {hi:g})")
+        return (f"with output={output.name!r} the gradient is lost in float32 when the "
+                f"output saturates")
 
 
 class _SquaredError(Loss):
@@ -117,6 +145,10 @@ class _SquaredError(Loss):
         # one summation (BLAS's dot) with or without the lent buffer, so both give the same bits
         d = (A - Y if scratch is None else xp.subtract(A, Y, out=scratch[0])).reshape(-1)
         return xp.dot(d, d) * c
+
+    def per_example(self, A, Y, Z=None):
+        d = A - Y
+        return (d * d).sum(axis=0) * (0.5 * self.constant(A.shape[0]))
 
     def dA(self, A, Y, m, out, scratch):
         kernels.output_delta(A, Y, self.constant(A.shape[0]) / m, out)
@@ -194,6 +226,14 @@ class BCE(Loss):
         a = xp.clip(A, tiny, 1)
         return -(Y * xp.log(a) + (1 - Y) * xp.log(xp.maximum(1 - A, tiny))).sum() / m
 
+    def per_example(self, A, Y, Z=None):
+        xp = xp_of(A)
+        if Z is not None:
+            return (xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))).sum(axis=0)
+        tiny = xp.finfo(A.dtype).tiny
+        a = xp.clip(A, tiny, 1)
+        return -(Y * xp.log(a) + (1 - Y) * xp.log(xp.maximum(1 - A, tiny))).sum(axis=0)
+
     def check_targets(self, Y):
         _check_unit_interval(self.name, Y)
 
@@ -236,11 +276,16 @@ class CrossEntropy(Loss):
                     A.max(axis=0, out=row)
                 gap -= np.log(row, out=row)
                 return gap.sum() / m
-            gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
-            return (gap - xp.log(A.max(axis=0))).sum() / m
-        else:
-            log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
+            return self.per_example(A, Y, Z).sum() / m
+        log_a = xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))
         return -(Y * log_a).sum() / m
+
+    def per_example(self, A, Y, Z=None):
+        xp = xp_of(A)
+        if Z is not None:
+            gap = Z.max(axis=0) - xp.einsum("ij,ij->j", Y, Z)        # (m,)
+            return gap - xp.log(A.max(axis=0))
+        return -(Y * xp.log(xp.maximum(A, xp.finfo(A.dtype).tiny))).sum(axis=0)
 
     def sample_targets(self, rng, n, m):
         return np.eye(n)[:, rng.integers(0, n, m)]
@@ -259,6 +304,63 @@ class CrossEntropy(Loss):
                 f"column {j} sums to {float(sums[j]):.6g}")
 
 
+class Poisson(Loss):
+    """``poisson``: half the Poisson deviance, per example summed over the n[L] outputs:
+    ``sum_i [y_i log(y_i / a_i) - y_i + a_i]`` (``y log y = 0`` at ``y = 0``), scikit-learn's
+    ``MLPRegressor(loss="poisson")`` loss; targets ``y >= 0`` (counts, rates), outputs ``a > 0``.
+
+    Only with ``exp`` (its canonical pair, the log link): ``dZ[L] = (A[L] - Y) / m``, since
+    ``d/dz (e^z - y z) = e^z - y``. The cost is computed from the logits ``Z[L]`` when given, as
+    ``a - y z + y log y - y`` (no log of a), from ``A[L]`` alone with ``log a`` clamped at the
+    smallest normal number. Any other output would need ``dA[L] = (1 - Y / A[L]) / m``, a
+    division by outputs that may be 0 (relu, sigmoid in float32): :func:`get` refuses them.
+    """
+
+    name = "poisson"
+    canonical = "exp"
+    scratches = 2
+    _instead = "for outputs that may be <= 0 use a squared-error loss (mse, sse, half_sse)"
+
+    def value(self, A, Y, Z=None, scratch=None):
+        xp = xp_of(A)
+        return self._entries(A, Y, Z, scratch).sum() / A.shape[1]
+
+    def per_example(self, A, Y, Z=None):
+        return self._entries(A, Y, Z).sum(axis=0)
+
+    def _entries(self, A, Y, Z, scratch=None):
+        """``(n, m)``: each entry's ``y log(y / a) - y + a`` (in ``scratch[1]`` where lent)."""
+        xp = xp_of(A)
+        per, t = scratch if scratch is not None else (xp.empty_like(A), xp.empty_like(A))
+        tiny = xp.finfo(A.dtype).tiny
+        xp.maximum(Y, tiny, out=t)          # y log y - y, with 0 log 0 = 0 (0 * log(tiny))
+        xp.log(t, out=t)
+        t *= Y
+        t -= Y
+        if Z is not None:
+            xp.multiply(Y, Z, out=per)      # y log a = y z
+        else:
+            xp.maximum(A, tiny, out=per)
+            xp.log(per, out=per)
+            per *= Y
+        t -= per
+        t += A
+        return t
+
+    def check_targets(self, Y):
+        lo = float(Y.min())
+        if lo < 0:
+            raise DataError(f"poisson needs targets Y >= 0 (counts or rates); got values from "
+                            f"{lo:.6g} to {float(Y.max()):.6g}")
+
+    def sample_targets(self, rng, n, m):
+        return rng.poisson(2.0, (n, m)).astype(float)
+
+    def refusal(self, output):
+        return (f"its cost takes log A[L] and its dA[L] = (1 - Y / A[L]) / m divides by the "
+                f"outputs, and output={output.name!r} may give 0")
+
+
 def _check_unit_interval(name, Y):
     lo, hi = float(Y.min()), float(Y.max())
     if lo < 0 or hi > 1:
@@ -275,7 +377,7 @@ def register(cls):
     return registry.add(LOSSES, cls, Loss, "loss")
 
 
-for _cls in (MSE, SSE, HalfSSE, BCE, CrossEntropy):
+for _cls in (MSE, SSE, HalfSSE, BCE, CrossEntropy, Poisson):
     register(_cls)
 
 
@@ -295,7 +397,8 @@ def get(name_or_loss, output):
     """The loss ``name_or_loss`` bound to the output activation ``output``.
 
     Raises ``ValueError`` if the pair cannot work: a loss that takes logs (``bce``,
-    ``cross_entropy``) takes only its canonical output (``sigmoid``, ``softmax``).
+    ``cross_entropy``, ``poisson``) takes only its canonical output (``sigmoid``, ``softmax``,
+    ``exp``); so does any loss without a ``dA_formula``.
     """
     if isinstance(name_or_loss, Loss):
         loss = name_or_loss
@@ -303,17 +406,10 @@ def get(name_or_loss, output):
         loss = LOSSES[name_or_loss]()
     else:
         raise unknown_name("loss", name_or_loss, LOSSES)
-    if loss.needs_unit_interval and output.name != loss.canonical:
-        lo, hi = output.range
-        if tuple(output.range) != (0.0, 1.0):
-            why = (f"it takes logs of the outputs, so it needs outputs in (0, 1), and "
-                   f"output={output.name!r} gives values in ({lo:g}, {hi:g})")
-        else:
-            why = (f"with output={output.name!r} the gradient is lost in float32 when the "
-                   f"output saturates")
+    if output.name != loss.canonical and (loss.needs_unit_interval or loss.dA_formula is None):
         raise ConfigError(
             f"loss {loss.name!r} needs output={loss.canonical!r} (its canonical pair, "
-            f"dZ[L] = (A[L] - Y)/m); {why}; {loss._instead}")
+            f"dZ[L] = (A[L] - Y)/m); {loss.refusal(output)}; {loss._instead}")
     return loss
 
 

@@ -5,6 +5,7 @@ data-parallel training and captured CUDA graphs) goes through this one interface
 
     plan = net.plan(m)
     plan.stage(X, Y, columns=idx)   # copy (gather) a batch into the plan's input and target buffers
+                                    # (and, with weights=w, the examples' weights: below)
     plan.forward()                  # Z = sum_k W_k A_k + b, A = chi(Z), layer by layer
     plan.cost()                     # 0-d device array: no transfer
     plan.backward(m_global)         # dZ, dW (+=), dA (+=), db into the network's flat gradient buffer
@@ -25,6 +26,13 @@ Buffers of a layer (:class:`LayerBuffers`), each ``(n, m)``: ``A``; ``Z``, which
 derivative needs ``Z``: each is read from ``A``), and which the backward pass reuses for
 ``dA``; and ``dZ``. An output layer's ``Z`` holds its logits (bias included): the stable costs
 read them.
+
+Example weights (``stage(..., weights=w, divisor=s)``, ``w`` an ``(M,)`` device array gathered
+like ``Y``): the cost becomes ``sum_j w_j loss_j / s`` (``s``: the batch's sum of weights, the
+global batch's in data-parallel training) and the penalty ``l2 / (2 s) sum ||W||^2``; the backward
+pass takes ``s`` for ``m`` in the output delta and scales ``dZ[L]`` column by column by ``w``
+(the fused delta and the chain rule alike: every gradient is linear in ``dZ[L]``). So integer
+weights are repeated examples. Each ``stage`` without weights goes back to the plain mean.
 """
 
 import functools
@@ -79,6 +87,8 @@ class Plan:
         # each pass is a flat list of calls bound to the buffers: a step runs them in order
         self._forward_calls = [c for layer in graph.layers.values() for c in self._layer_forward(layer)]
         self._m_global = m  # the m of the 1/m in the output delta: set by each backward
+        self.w = None          # (m,): the staged examples' weights (made when first staged)
+        self._divisor = None   # their sum, the cost's divisor; None: unweighted
         self._backward_calls = self._backward_schedule() if train else []
 
     def value(self, node):
@@ -106,12 +116,26 @@ class Plan:
             calls.append(act.bind("forward", B.Z, B.A, scratch=scratch))
         return calls
 
-    def stage(self, X, Y=None, columns=None):
+    def stage(self, X, Y=None, columns=None, weights=None, divisor=None):
         """Copy a batch into the plan: ``X`` ``{input: (n, M) device array}`` (checked), ``Y``
         likewise for the outputs; ``columns`` (a device index array of length m) picks the
         examples, else the arrays must have exactly m columns. Gathering is fastest from
-        example-major (Fortran-ordered (n, M)) arrays, which ``fit`` makes once."""
+        example-major (Fortran-ordered (n, M)) arrays, which ``fit`` makes once.
+
+        ``weights``: the examples' weights, an ``(M,)`` device array in the network's dtype,
+        picked by ``columns`` likewise; ``divisor``: what the weighted cost divides by (a float:
+        the global batch's sum of weights; by default the staged weights' sum). Without
+        ``weights`` the plan is unweighted (the mean over the m columns)."""
         xp = self.graph.xp
+        self._divisor = None
+        if weights is not None:
+            if self.w is None:
+                self.w = xp.empty((self.m,), self.graph.dtype)
+            if columns is None:
+                self.w[...] = weights
+            else:
+                _take(xp, weights, columns, 0, self.w)
+            self._divisor = float(self.w.sum()) if divisor is None else float(divisor)
         for src, dst in ((X, self.X), (Y or {}, self.Y)):
             for name, a in src.items():
                 if columns is None:
@@ -131,16 +155,20 @@ class Plan:
     def cost(self, l2=0.0):
         """The cost of the staged batch (after :meth:`forward`), a 0-d array on the device: the
         sum over the outputs of the loss, each a mean over the m examples, plus, with ``l2``, the
-        penalty ``l2 / (2 m) sum ||W||^2`` over the weights (not the biases)."""
+        penalty ``l2 / (2 m) sum ||W||^2`` over the weights (not the biases). Weighted (staged
+        with weights): ``sum_j w_j loss_j / s`` and ``l2 / (2 s) sum ||W||^2``."""
         loss = self.graph.loss
         total = None
         for o in self.graph.outputs:
             B = self.buffers[o.name]
-            c = loss.value(B.A, self.Y[o.name], B.Z if _fused(loss, o) else None,
-                           scratch=self._cost_scratch.get(o.name))
+            Z = B.Z if _fused(loss, o) else None
+            if self._divisor is None:
+                c = loss.value(B.A, self.Y[o.name], Z, scratch=self._cost_scratch.get(o.name))
+            else:
+                c = loss.weighted_value(B.A, self.Y[o.name], self.w, self._divisor, Z)
             total = c if total is None else total + c
         if l2:
-            total = total + self.penalty(l2, self.m)
+            total = total + self.penalty(l2, self.m if self._divisor is None else self._divisor)
         return total
 
     def penalty(self, l2, m):
@@ -192,24 +220,32 @@ class Plan:
             return act.bind("backward", B.A, B.Z, B.dZ)   # dA (in Z) * chi'(Z), chi' read from A
         Y = self.Y[layer.name]
         if _fused(loss, layer):
-            def delta():
+            def unweighted():
                 loss.output_delta(act, B.A, Y, self._m_global, B.dZ)  # dZ = c (A - Y) / m
         else:
-            def delta():
+            def unweighted():
                 loss.dA(B.A, Y, self._m_global, out=B.Z, scratch=B.dZ)  # dA = dCost/dA
                 act.backward(B.A, B.Z, B.dZ)
+
+        def delta():
+            unweighted()
+            if self._divisor is not None:  # column j of dZ[L] times w_j (the 1/m was 1/s)
+                B.dZ *= self.w
         return delta
 
     def backward(self, m=None, l2=0.0):
         """Fill the network's gradient buffer: ``grads[name]`` = dCost/d(parameter).
 
-        ``m`` is the batch size that the ``1/m`` of the cost uses: this plan's m by default; the
-        global batch size in data-parallel training, where each process holds a share of it.
+        ``m`` is the batch size that the ``1/m`` of the cost uses: this plan's m by default (the
+        staged weights' divisor when weighted); the global batch size (or sum of weights) in
+        data-parallel training, where each process holds a share of it.
         ``l2`` adds the gradient of the penalty ``l2 / (2 m) sum ||W||^2``: ``dW += (l2 / m) W``.
         """
         if not self.train:
             raise GpubpError("a forward-only plan has no backward pass")
-        m = self._m_global = self.m if m is None else m
+        if m is None:
+            m = self.m if self._divisor is None else self._divisor
+        self._m_global = m
         for call in self._backward_calls:
             call()
         if l2:

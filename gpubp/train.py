@@ -18,7 +18,8 @@ import numpy as np
 
 from . import backend, distributed, interrupts, kernels, optim
 from .checks import check_batch_size
-from .errors import ArgumentTypeError, ConfigError, GpubpError, TrainingDiverged
+from .errors import (ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError,
+                     TrainingDiverged)
 from .state import History, TrainingState  # noqa: F401 (History is part of train's API)
 
 
@@ -61,7 +62,7 @@ def _amount(name, value):
 
 def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validation_data=None,
         shuffle=True, seed=None, patience=None, min_delta=0.0, verbose=False, callback=None,
-        l2=0.0, stop=None, comm=None, check_finite=True):
+        l2=0.0, stop=None, comm=None, check_finite=True, sample_weight=None):
     """Train ``net`` on the columns of ``X`` ``(n[0], M)`` and ``Y`` ``(n[L], M)``.
 
     Parameters
@@ -104,6 +105,14 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     check_finite : bool
         Raise :class:`TrainingDiverged` at the end of an epoch whose cost or parameters are not
         finite (below). ``False`` trains on through NaN and Inf, as scikit-learn's MLP does.
+    sample_weight : array of shape (M,), optional
+        The examples' weights (finite, not all zero; scikit-learn's ``sample_weight``): each
+        batch's cost is ``sum_j w_j loss_j / s`` plus ``l2 / (2 s) sum ||W||^2``, ``s`` the
+        batch's sum of weights (the global batch's, data-parallel), and its gradient that cost's
+        (``dZ[L]`` scaled column by column by ``w``, :mod:`gpubp.plan`): integer weights are
+        repeated examples. An epoch's ``cost`` is the mean of its batches' costs weighted by their
+        sizes, as without weights. ``validation_data`` and ``patience``'s ``train_cost`` are
+        scored unweighted.
 
     Returns
     -------
@@ -126,7 +135,7 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
             validation_data=validation_data, shuffle=shuffle, seed=seed, patience=patience,
             min_delta=min_delta, verbose=verbose, callback=callback, l2=l2, stop=stop,
-            check_finite=check_finite))
+            check_finite=check_finite, sample_weight=sample_weight))
 
 
 def _fit_on(net, X, Y, comm, options):
@@ -147,7 +156,7 @@ class _Arguments:
     state changes while they are checked: a refused fit leaves it as it was)."""
 
     def __init__(self, net, X, Y, epochs, batch_size, validation_data, shuffle, seed, patience,
-                 min_delta, verbose, callback, l2, stop, check_finite):
+                 min_delta, verbose, callback, l2, stop, check_finite, sample_weight):
         xp = net.xp
         X = net.check_inputs(X)
         self.M = M = next(iter(X.values())).shape[1]
@@ -159,6 +168,7 @@ class _Arguments:
         self.patience = None if patience is None else _count("patience (or None)", patience, 1)
         self.min_delta = _amount("min_delta", min_delta)
         self.l2 = _amount("l2", l2)
+        self.w_host, self.w = _sample_weight(net, sample_weight, M)
         self.validation = _validation(net, validation_data)
         for name, f, form in (("callback", callback, "callback(epoch, history)"),
                               ("stop", stop, "stop() -> bool")):
@@ -179,6 +189,7 @@ class _Arguments:
         if comm is None or comm.size == 1:
             return
         data = [self.X, self.Y] + ([] if self.validation is None else list(self.validation))
+        data += [] if self.w is None else [{"sample_weight": self.w}]
         distributed.agree(
             comm, "fit", epochs=self.epochs, batch_size=self.batch_size, shuffle=self.shuffle,
             seed=self.seed, patience=self.patience, min_delta=self.min_delta, l2=self.l2,
@@ -186,6 +197,36 @@ class _Arguments:
             lr=lr, layout=net.params.layout, dtype=net.dtype.name, stop=self.stop is not None,
             callback=self.callback is not None,
             data=distributed.digest(*(a[k] for a in data for k in sorted(a))))
+
+
+    def weights(self, order, start, k):
+        """The stage's weight arguments for the batch ``order[start:start + k]`` (host order):
+        the weights and their sum over the batch, or nothing without weights."""
+        if self.w is None:
+            return {}
+        return {"weights": self.w, "divisor": float(self.w_host[order[start:start + k]].sum())}
+
+
+def _sample_weight(net, sample_weight, M):
+    """``(host float64 (M,), device (M,) in the network's dtype)``, checked, or ``(None, None)``."""
+    if sample_weight is None:
+        return None, None
+    try:
+        w = np.asarray(backend.to_host(sample_weight) if hasattr(sample_weight, "device")
+                       else sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ArgumentTypeError(f"sample_weight must be an array of {M} numbers, one weight per "
+                                f"example (column); got {type(sample_weight).__name__} "
+                                f"({e})") from e
+    if w.shape != (M,):
+        raise ShapeError(f"sample_weight must have shape (M,) = ({M},), one weight per example "
+                         f"(column of X); got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise DataError(f"sample_weight must be finite; example {int(np.argmin(np.isfinite(w)))} "
+                        f"has weight {w[np.argmin(np.isfinite(w))]}")
+    if not w.any():
+        raise DataError("sample_weight must hold at least one non-zero weight; all are zero")
+    return w, backend.to_device(w.astype(net.dtype), net.xp)
 
 
 def _validation(net, validation_data):
@@ -296,11 +337,15 @@ def _batches(net, a, state, opt, plans, comm, held):
             held.hold()
             if comm is None:
                 plan = plans.get(k) or plans.setdefault(k, net.plan(k))
-                plan.stage(a.X, a.Y, columns=order[start:start + k])
+                if a.w is None:  # (no dict made: the unweighted step allocates nothing)
+                    plan.stage(a.X, a.Y, columns=order[start:start + k])
+                else:
+                    plan.stage(a.X, a.Y, columns=order[start:start + k],
+                               **a.weights(state.order, start, k))
                 total += plan.train_step(opt, l2=a.l2) * k
             else:
                 total += _shared_step(net, plans, a.X, a.Y, order[start:start + k], opt,
-                                      a.l2, comm)
+                                      a.l2, comm, a.weights(state.order, start, k))
             done = start + k
             if done == M:
                 break  # the epoch's end is recorded by the caller, still held
@@ -412,27 +457,29 @@ def _agreed(comm, decision):
     return decision if comm is None else comm.decide(decision)
 
 
-def _shared_step(net, plans, X, Y, columns, opt, l2, comm):
+def _shared_step(net, plans, X, Y, columns, opt, l2, comm, weights):
     """One data-parallel step: this rank's share of the global batch ``columns``; the gradients
-    of all shares summed by one all-reduce of the flat buffer, ``1/m`` with the global m; the same
-    update on every rank. Returns this rank's part of the batch's cost times m (device 0-d)."""
+    of all shares summed by one all-reduce of the flat buffer, ``1/m`` with the global m (with
+    ``weights``, :meth:`_Arguments.weights`: ``1/s`` with the global batch's sum of weights); the
+    same update on every rank. Returns this rank's part of the batch's cost times m (device 0-d)."""
     k = columns.shape[0]
+    s = weights.get("divisor", k)  # what the cost divides by: the global m or sum of weights
     mine = distributed.share(columns, comm.rank, comm.size)
     kl = mine.shape[0]
     if kl:
         plan = plans.get(kl) or plans.setdefault(kl, net.plan(kl))
-        plan.stage(X, Y, columns=mine)
+        plan.stage(X, Y, columns=mine, **weights)
         plan.forward()
-        part = plan.cost() * kl
-        plan.backward(m=k)
+        part = plan.cost() * (k if weights else kl)  # weighted: already divided by the global s
+        plan.backward(m=s)
     else:  # fewer examples than ranks: this rank adds nothing
         net.grads.flat[...] = 0
         plan = plans.get(1) or plans.setdefault(1, net.plan(1))
         part = net.xp.zeros((), net.dtype)
     comm.allreduce(net.grads.flat)
     if l2:
-        plan.penalty_gradient(l2, k)  # identical parameters: the same term on every rank, once
+        plan.penalty_gradient(l2, s)  # identical parameters: the same term on every rank, once
         if comm.rank == 0:
-            part = part + plan.penalty(l2, k) * k
+            part = part + plan.penalty(l2, s) * k
     plan.step(opt)
     return part

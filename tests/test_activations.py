@@ -389,7 +389,7 @@ def test_leaky_relu_spec_keeps_alpha():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"name": "swish"}, "unknown activation 'swish'; valid activations are: identity, leaky_relu"),
+    ({"name": "swish"}, "unknown activation 'swish'; valid activations are: exp, identity, leaky_relu"),
     ({"name": "relu", "alpha": 0.1}, "activation 'relu' takes the fields \\['name'\\]"),
     ({"name": "leaky_relu"}, "missing \\['alpha'\\]"),
     ({"name": "leaky_relu", "alpha": 0.1, "beta": 1}, "extra \\['beta'\\]"),

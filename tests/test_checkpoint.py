@@ -344,7 +344,7 @@ def test_dtype_mismatch(trained):
 
 def test_unknown_activation(trained):
     edit_json(trained[1], "architecture", lambda a: a["activation"][0].__setitem__("name", "swish"))
-    load_error(trained[1], "unknown activation 'swish'; valid activations are: identity, leaky_relu")
+    load_error(trained[1], "unknown activation 'swish'; valid activations are: exp, identity, leaky_relu")
 
 
 def test_unknown_activation_in_a_graph(tmp_path):

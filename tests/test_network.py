@@ -121,7 +121,7 @@ def test_zero_examples():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(act="swish"), "unknown activation 'swish'; valid activations are: identity, leaky_relu, relu"),
+    (dict(act="swish"), "unknown activation 'swish'; valid activations are: exp, identity, leaky_relu, relu"),
     (dict(loss="hinge"), "unknown loss 'hinge'; valid losses are: bce, cross_entropy, half_sse, mse"),
     (dict(out="tanh", loss="bce"), "needs outputs in \\(0, 1\\)"),
     (dict(act="softmax"), "output layer only"),

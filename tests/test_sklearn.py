@@ -287,15 +287,16 @@ def test_float32():
     assert est.coefs_[0].dtype == np.float32
 
 
-def test_refuses_poisson_and_a_bad_dtype_and_hides_partial_fit_for_lbfgs():
+def test_refuses_a_bad_loss_and_dtype_and_hides_partial_fit_for_lbfgs():
     X, y = _data("binary")
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
     assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
     with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
         MLPClassifier(solver="lbfgs").partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(ValueError, match="poisson"):
-        MLPRegressor(loss="poisson").fit(X, y)
+    with pytest.raises(ValueError, match="The 'loss' parameter of MLPRegressor must be a str "
+                                         "among \\['poisson', 'squared_error'\\]"):
+        MLPRegressor(loss="huber").fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         MLPRegressor(dtype="int32").fit(X, y)
     with pytest.raises(ValueError, match="The 'alpha' parameter of MLPClassifier must be a float "

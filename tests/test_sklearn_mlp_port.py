@@ -89,10 +89,6 @@ ACTIVATION_TYPES = ["identity", "logistic", "tanh", "relu"]
 # gpubp: features still missing in gpubp.sklearn (the tests that need them are xfail, strict)
 NO_SPARSE = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: sparse X (scipy.sparse) is "
                               "not supported yet (issue 16, feature 2)")
-NO_SAMPLE_WEIGHT = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: fit(sample_weight=...) "
-                                     "is not supported yet (issue 16, feature 3)")
-NO_POISSON = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: MLPRegressor(loss='poisson') "
-                               "is not supported yet (issue 16, feature 4)")
 
 
 @pytest.fixture
@@ -1115,7 +1111,6 @@ def test_mlp_diverging_loss():
     assert isinstance(mlp.validation_scores_[-1], float)
 
 
-@NO_SAMPLE_WEIGHT  # gpubp
 def test_mlp_sample_weight_with_early_stopping():
     # Test code path for inner validation set splitting.
     X, y = make_regression(
@@ -1143,7 +1138,6 @@ def test_mlp_sample_weight_with_early_stopping():
     assert_allclose(m1.predict(X), m2.predict(X))
 
 
-@NO_POISSON  # gpubp
 def test_mlp_vs_poisson_glm_equivalent(global_random_seed):
     """Test MLP with Poisson loss and no hidden layer equals GLM."""
     n = 100

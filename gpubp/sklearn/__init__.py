@@ -26,6 +26,9 @@ What is the same as scikit-learn
   ``(y_hat - y)^2``, plus the penalty) and descends with scikit-learn's output delta
   ``(y_hat - y) / m``: with several outputs that is ``n_outputs`` times the gradient of the loss
   it reports, in scikit-learn and here alike, so the steps are scikit-learn's.
+  ``MLPRegressor(loss="poisson")``: gpubp's ``exp`` output and ``poisson`` loss (half the Poisson
+  deviance summed over the outputs, ``y log(y / y_hat) - y + y_hat``, its ``loss_``), fused delta
+  ``(y_hat - y) / m``; ``y`` must be >= 0.
 - Initialization: scikit-learn's (Glorot uniform ``+-sqrt(6 / (fan_in + fan_out))``,
   ``+-sqrt(2 / ...)`` for ``activation="logistic"``, biases drawn likewise), drawn in its order
   from ``check_random_state(random_state)``; then the early-stopping split
@@ -48,6 +51,13 @@ What is the same as scikit-learn
   (or, with ``learning_rate="adaptive"``, divide the rate by 5 until it is <= 1e-6).
   ``early_stopping`` restores the coefficients of the best validation score. ``max_iter`` epochs
   without convergence give a ``ConvergenceWarning``. A KeyboardInterrupt stops with a warning.
+- ``sample_weight`` in ``fit`` and ``partial_fit`` (``partial_fit(X, y, sample_weight, classes)``
+  for the classifier): each batch's loss is the weighted mean ``sum_j w_j loss_j / s`` and the
+  penalty ``alpha / (2 s) sum ||W||^2``, ``s`` the batch's sum of weights (lbfgs: the whole data
+  set's), with their gradient; ``loss_`` is the mean of the batches' losses weighted by their
+  sizes; early stopping splits the weights with the data and weights the validation score.
+  Integer weights equal repeated rows where the batches hold the same examples (one full batch,
+  or lbfgs). Weights may be any finite numbers, not all zero (scikit-learn's rule).
 - ``partial_fit`` exists only for the stochastic solvers (``hasattr`` is False for lbfgs).
 - dtype: by default the network's dtype follows ``X``: float32 ``X`` trains and predicts in
   float32 (``coefs_`` float32), anything else in float64.
@@ -76,19 +86,20 @@ What differs
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
 - With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
   its (identical) data, to the same result.
-- No ``sample_weight``, no sparse ``X`` (densify first), no ``MLPRegressor(loss="poisson")``.
+- No sparse ``X`` (densify first).
 - ``dtype``: None (default: follow ``X``), ``"float64"`` or ``"float32"`` (any NumPy spelling):
-  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails two estimator checks, which
+  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails three estimator checks, which
   feed float64 data: ``check_regressor_multioutput`` requires float64 predictions, and
-  ``check_methods_sample_order_invariance`` compares predictions for permuted rows at
-  ``rtol=1e-7``, below float32's resolution.
+  ``check_methods_sample_order_invariance`` and ``check_sample_weight_equivalence_on_dense_data``
+  compare predictions (for permuted rows; for weights against repeated rows) at ``rtol=1e-7``,
+  below float32's resolution.
 - ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, or None for the environment variable
   ``GPUBP_DEVICE`` (default auto).
 - ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
   calls ``fit`` with the same data; see :mod:`gpubp.distributed`).
 - ``est.network_.save(path)`` refuses the networks of sgd and adam (their optimizers are this
-  package's, and a checkpoint holds no code) and every ``MLPRegressor``'s (its loss,
-  :class:`~.solvers.SklearnSquaredError`, is not one of gpubp's); pickle the estimator
+  package's, and a checkpoint holds no code) and those of ``MLPRegressor(loss="squared_error")``
+  (its loss, :class:`~.solvers.SklearnSquaredError`, is not one of gpubp's); pickle the estimator
   (``joblib.dump``), as for any scikit-learn estimator.
 - Parameters are checked by plain checks (:mod:`.validation`) with scikit-learn's messages,
   not by scikit-learn's private ``_param_validation``.
@@ -96,7 +107,7 @@ What differs
 scikit-learn's estimator checks (``tests/test_sklearn.py`` runs them all through
 ``parametrize_with_checks``) pass with the default dtype. The checks an estimator is expected
 to fail, with the reasons, are :func:`expected_failed_checks` (estimator): none by default; with
-``dtype="float32"`` the two named above.
+``dtype="float32"`` the three named above.
 """
 
 try:

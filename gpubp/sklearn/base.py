@@ -16,7 +16,7 @@ from ..graph import as_dtype
 from ..network import Network
 from .solvers import LBFGS_MESSAGE, lbfgs
 from .stochastic import STOCHASTIC, StochasticSolvers
-from .validation import ACTIVATIONS, check_params, hidden_sizes
+from .validation import ACTIVATIONS, check_params, hidden_sizes, sample_weights
 
 
 def not_fitted(est, what):
@@ -110,7 +110,7 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
 
     # ---- fit -----------------------------------------------------------------------------------
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         check_params(self)
         hidden = hidden_sizes(self)
         pending = "coefs_init_" in self.__dict__ and "intercepts_init_" in self.__dict__
@@ -122,6 +122,7 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
             dtype = (np.float64, np.float32) if self.dtype is None else as_dtype(self.dtype)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        sw = sample_weights(sample_weight, X.shape[0])
         sizes = [X.shape[1], *hidden, Y.shape[1]]
         random_state = self.random_state
         if self.comm is not None and random_state is None:  # every rank draws as rank 0 does
@@ -140,9 +141,9 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
         net = self.network_
         X, Y = X.astype(net.dtype, copy=False), Y.astype(net.dtype)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y)
+            self._fit_lbfgs(X, Y, sw)
         else:
-            self._fit_stochastic(X, Y, rs, new, incremental)
+            self._fit_stochastic(X, Y, sw, rs, new, incremental)
         if not bool(net.xp.isfinite(net.params.flat).all()):
             raise ConfigError("Solver produced non-finite parameter weights. The input data may "
                               "contain large values and need to be preprocessed.")
@@ -188,10 +189,11 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
         if self.solver in STOCHASTIC:
             self._start_bookkeeping()
 
-    def _fit_lbfgs(self, X, Y):
+    def _fit_lbfgs(self, X, Y, sw):
         """scikit-learn's lbfgs: L-BFGS-B over the flat parameters, all of the data at once."""
         result = lbfgs(self.network_, X.T, np.ascontiguousarray(Y.T), l2=float(self.alpha),
-                       max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+                       max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol,
+                       sample_weight=sw)
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = float(result.fun)
         if result.status != 0:
@@ -217,10 +219,10 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
         """The same for the columns ``A0`` ``(n_features, n_samples)``, on the host or device."""
         return np.ascontiguousarray(backend.to_host(self.network_.forward(A0)).T)
 
-    def validation_score(self, Xv, yv):
-        """The validation score (accuracy or R^2; NaN if a prediction is not finite) of ``Xv``
-        ``(n_features, m_val)`` on the device."""
+    def validation_score(self, Xv, yv, sw=None):
+        """The validation score (accuracy or R^2, weighted by ``sw`` where given; NaN if a
+        prediction is not finite) of ``Xv`` ``(n_features, m_val)`` on the device."""
         y_pred = self._outputs_to_predictions(self.forward_columns(Xv))
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return self._score_function(yv, y_pred)
+        return self._score_function(yv, y_pred, sw)

@@ -13,7 +13,6 @@ from sklearn.utils.validation import validate_data
 from ..errors import ConfigError
 from .base import BaseMLP
 from .solvers import SklearnSquaredError
-from .validation import InvalidParameter
 
 
 def stochastic_solver(est):
@@ -101,18 +100,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _validation_targets(self, yv):
         return self._label_binarizer.inverse_transform(yv)
 
-    def _score_function(self, y, y_pred):
-        return accuracy_score(y, y_pred)
+    def _score_function(self, y, y_pred, sample_weight=None):
+        return accuracy_score(y, y_pred, sample_weight=sample_weight)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``
-        (or a 0/1 indicator ``(n_samples, n_labels)`` for multi-label)."""
-        return self._fit(X, y, incremental=False)
+        (or a 0/1 indicator ``(n_samples, n_labels)`` for multi-label); ``sample_weight``
+        ``(n_samples,)``: the examples' weights (scikit-learn's)."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(stochastic_solver)
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over ``X``, ``y``, continuing the network (``classes``: all the labels,
-        required on the first call). Only for solver="sgd" and "adam"."""
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X``, ``y``, continuing the network (``sample_weight``: as in
+        :meth:`fit`; ``classes``: all the labels, required on the first call). Only for
+        solver="sgd" and "adam"."""
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ConfigError("classes must be passed on the first call to partial_fit.")
@@ -125,7 +126,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
             raise ConfigError(f"`classes={classes!r}` is not the same as on the last call to "
                               f"partial_fit, was: {self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _outputs_to_predictions(self, y_pred):
         if self.n_outputs_ == 1:
@@ -152,10 +153,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by gpubp: scikit-learn's ``MLPRegressor``.
 
-    Identity output, ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``, and
-    scikit-learn's objective (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus
-    ``alpha / (2m) sum ||W||^2``): its ``loss_`` and, with several outputs, its steps. See the
-    package docstring (:mod:`gpubp.sklearn`).
+    ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``. ``loss="squared_error"``:
+    identity output and scikit-learn's objective
+    (:class:`~gpubp.sklearn.solvers.SklearnSquaredError` plus ``alpha / (2m) sum ||W||^2``), its
+    ``loss_`` and, with several outputs, its steps.
+    ``loss="poisson"``: exponential output (gpubp's ``exp``) and half the Poisson deviance (gpubp's
+    ``poisson``), for targets ``y >= 0``. See the package docstring (:mod:`gpubp.sklearn`).
     """
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -193,17 +196,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.device = device
         self.comm = comm
 
-    def _fit(self, X, y, incremental):
-        if self.loss == "poisson":
-            raise InvalidParameter("MLPRegressor(loss='poisson') is not available in gpubp "
-                                        "(no exponential output); use loss='squared_error'")
-        return super()._fit(X, y, incremental)
-
     def _output_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _loss(self):
-        return SklearnSquaredError()
+        return "poisson" if self.loss == "poisson" else SklearnSquaredError()
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
@@ -215,19 +212,20 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validation_targets(self, yv):
         return yv
 
-    def _score_function(self, y, y_pred):
-        return r2_score(y, y_pred)
+    def _score_function(self, y, y_pred, sample_weight=None):
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)`` or
-        ``(n_samples, n_outputs)``."""
-        return self._fit(X, y, incremental=False)
+        ``(n_samples, n_outputs)``; ``sample_weight`` ``(n_samples,)``: the examples' weights
+        (scikit-learn's)."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(stochastic_solver)
-    def partial_fit(self, X, y):
-        """One epoch over ``X``, ``y``, continuing the network. Only for solver="sgd" and
-        "adam"."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X``, ``y``, continuing the network (``sample_weight``: as in
+        :meth:`fit`). Only for solver="sgd" and "adam"."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _outputs_to_predictions(self, y_pred):
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred

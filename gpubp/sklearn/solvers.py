@@ -99,29 +99,39 @@ class SklearnSquaredError(HalfSSE):
     def value(self, A, Y, Z=None, scratch=None):
         return super().value(A, Y, Z, scratch) / A.shape[0]
 
+    def per_example(self, A, Y, Z=None):
+        return super().per_example(A, Y, Z) / A.shape[0]
+
 
 LBFGS_MESSAGE = ("lbfgs failed to converge after {n_iter} iteration(s) (status={status}):\n"
                  "{message}\n")
 
 
-def objective(net, X_cols, Y_cols, l2):
+def objective(net, X_cols, Y_cols, l2, sample_weight=None):
     """``f(theta) -> (cost, gradient)`` over ``net``'s flat parameter vector (float64 on the
     host, in the layout of ``net.params.flat``): the cost of all of ``X_cols`` ``(n[0], m)``,
-    ``Y_cols`` ``(n[L], m)`` plus ``l2 / (2 m) sum ||W||^2``, and its gradient. Each call copies
+    ``Y_cols`` ``(n[L], m)`` plus ``l2 / (2 m) sum ||W||^2``, and its gradient; with
+    ``sample_weight`` ``(m,)`` the weighted cost ``sum_j w_j loss_j / s`` plus
+    ``l2 / (2 s) sum ||W||^2``, ``s`` the sum of the weights (scikit-learn's). Each call copies
     ``theta`` into the network's flat buffer (on the device), runs forward, cost and backward over
     the whole batch, and brings the flat gradient buffer and the cost back: one crossing each
     way. Also ``f.x0``: the network's current parameters as such a vector."""
     X = net.check_inputs(X_cols)
     m = next(iter(X.values())).shape[1]
     plan = net.plan(m)
-    plan.stage(X, net.check_targets(Y_cols, m))
+    if sample_weight is None:
+        plan.stage(X, net.check_targets(Y_cols, m))
+    else:
+        w = np.asarray(sample_weight, np.float64)
+        plan.stage(X, net.check_targets(Y_cols, m),
+                   weights=backend.to_device(w.astype(net.dtype), net.xp), divisor=w.sum())
     flat, grad = net.params.flat, net.grads.flat
 
     def cost_and_gradient(theta):
         flat[...] = backend.to_device(np.asarray(theta), net.xp)  # float64 -> the network's dtype
         plan.forward()
         cost = plan.cost(l2)
-        plan.backward(m, l2)
+        plan.backward(l2=l2)  # 1/m, or 1/s with the staged weights
         # a copy: on the CPU to_host gives the live buffer, which the next call overwrites
         return float(backend.to_host(cost)), np.array(backend.to_host(grad), np.float64)
 
@@ -129,15 +139,16 @@ def objective(net, X_cols, Y_cols, l2):
     return cost_and_gradient
 
 
-def lbfgs(net, X_cols, Y_cols, l2, max_iter, max_fun, tol):
+def lbfgs(net, X_cols, Y_cols, l2, max_iter, max_fun, tol, sample_weight=None):
     """Minimize ``net``'s cost (plus ``l2 / (2 m) sum ||W||^2``) on all of ``X_cols``
     ``(n[0], m)``, ``Y_cols`` ``(n[L], m)`` with SciPy's L-BFGS-B over the flat parameter vector
     (:func:`objective`), starting from the network's parameters and leaving the result in it.
     ``max_iter``, ``max_fun`` and ``tol`` are SciPy's ``maxiter``, ``maxfun`` and ``gtol``.
-    Returns SciPy's OptimizeResult."""
+    ``sample_weight``: the examples' weights (:func:`objective`). Returns SciPy's
+    OptimizeResult."""
     import scipy.optimize  # scikit-learn needs SciPy, so it is here whenever this module is
 
-    f = objective(net, X_cols, Y_cols, l2)
+    f = objective(net, X_cols, Y_cols, l2, sample_weight)
     result = scipy.optimize.minimize(
         f, f.x0, method="L-BFGS-B", jac=True,
         options={"maxfun": int(max_fun), "maxiter": int(max_iter), "gtol": float(tol)})

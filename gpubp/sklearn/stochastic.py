@@ -33,21 +33,25 @@ class StochasticSolvers:
             self.best_loss_ = np.inf
             self.validation_scores_ = self.best_validation_score_ = None
 
-    def _split(self, X, Y, rs, incremental):
-        """``(X, Y, Xv, yv)``: the early-stopping split (Xv on the device, columns; yv labels)."""
+    def _split(self, X, Y, sw, rs, incremental):
+        """``(X, Y, sw, Xv, yv, swv)``: the early-stopping split (Xv on the device, columns; yv
+        labels; sw, swv the weights of each part, or None)."""
         if self.early_stopping and incremental:
             raise ConfigError("partial_fit does not support early_stopping=True")
         if not self.early_stopping:
-            return X, Y, None, None
+            return X, Y, sw, None, None, None
         # stratified on the 0/1 indicator as booleans, so a class too small is named ['True']
         stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
-        X, Xv, Y, yv = train_test_split(X, Y, random_state=rs,
-                                        test_size=self.validation_fraction, stratify=stratify)
+        arrays = (X, Y) if sw is None else (X, Y, sw)  # the same split either way
+        parts = train_test_split(*arrays, random_state=rs, test_size=self.validation_fraction,
+                                 stratify=stratify)
+        X, Xv, Y, yv = parts[:4]
+        sw, swv = parts[4:] if sw is not None else (None, None)
         if Xv.shape[0] < 2:
             raise ConfigError("The validation set is too small. Increase "
                               "'validation_fraction' or the size of your dataset.")
         Xv = backend.to_device(Xv.T, self.network_.xp)  # (n[0], m_val): on the device once
-        return X, Y, Xv, self._validation_targets(yv)
+        return X, Y, sw, Xv, self._validation_targets(yv), swv
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -57,22 +61,23 @@ class StochasticSolvers:
                           "going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, Y, rs, new, incremental):
+    def _fit_stochastic(self, X, Y, sw, rs, new, incremental):
         net = self.network_
         if not hasattr(self, "loss_curve_"):  # a warm start after solver='lbfgs'
             self._start_bookkeeping()
-        X, Y, Xv, yv = self._split(X, Y, rs, incremental)
+        X, Y, sw, Xv, yv, swv = self._split(X, Y, sw, rs, incremental)
         batch_size = self._batch_size(X.shape[0])
         # the shuffling's seed is drawn after the split, as scikit-learn draws its shuffles then
         seed = int(rs.randint(np.iinfo(np.int32).max)) if new else None
         opt = self._make_optimizer(net, incremental)
         self.n_iter_ = 0
-        callback = EpochEnd(self, X.shape[0], Xv, yv, incremental)
+        callback = EpochEnd(self, X.shape[0], Xv, yv, swv, incremental)
         try:  # X.T of the row-major X is example-major, as gpubp's fit gathers batches fastest
             fit_network(net, X.T, np.ascontiguousarray(Y.T),
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         optimizer=opt, shuffle=self.shuffle, seed=seed, callback=callback,
-                        l2=float(self.alpha), comm=self.comm, check_finite=False)
+                        l2=float(self.alpha), comm=self.comm, check_finite=False,
+                        sample_weight=sw)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             if net.training is not None:  # drop the unfinished epoch: the next fit starts afresh
@@ -110,8 +115,8 @@ class EpochEnd:
     """fit's callback after every epoch for the estimator ``est`` (which it updates): returns
     True to stop."""
 
-    def __init__(self, est, n_samples, Xv, yv, incremental):
-        self.est, self.n_samples, self.Xv, self.yv = est, n_samples, Xv, yv
+    def __init__(self, est, n_samples, Xv, yv, swv, incremental):
+        self.est, self.n_samples, self.Xv, self.yv, self.swv = est, n_samples, Xv, yv, swv
         self.incremental = incremental
 
     def __call__(self, epoch, history):
@@ -140,7 +145,7 @@ class EpochEnd:
         if est.verbose:
             print("Iteration %d, loss = %.8f" % (est.n_iter_, loss))
         if est.early_stopping:
-            score = est.validation_score(self.Xv, self.yv)
+            score = est.validation_score(self.Xv, self.yv, self.swv)
             est.validation_scores_.append(score)
             if est.verbose:
                 print("Validation score: %f" % score)

@@ -104,6 +104,29 @@ def check_params(est):
         as_dtype(est.dtype)   # a ConfigError naming float32 / float64 otherwise
 
 
+def sample_weights(sample_weight, n_samples):
+    """``sample_weight`` (None, a number, or array-like of ``n_samples`` finite numbers, not all
+    zero) as a float64 array ``(n_samples,)``, or None; a ValueError naming what is wrong."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, (bool, np.bool_)):
+        return np.full(n_samples, float(sample_weight))
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InvalidParameter(f"sample_weight must be None, a number or an array of "
+                               f"{n_samples} numbers; got {type(sample_weight).__name__}") from e
+    if w.ndim != 1:
+        raise ConfigError(f"Sample weights must be 1D array or scalar; got shape {w.shape}")
+    if w.shape != (n_samples,):
+        raise ConfigError(f"sample_weight.shape == {w.shape}, expected {(n_samples,)}!")
+    if not np.isfinite(w).all():
+        raise ConfigError("Input sample_weight contains NaN or infinity.")
+    if not w.any():
+        raise ConfigError("Sample weights must contain at least one non-zero number.")
+    return w
+
+
 def hidden_sizes(est):
     """``hidden_layer_sizes`` as a list of positive ints, or an error that names the entry."""
     hidden = est.hidden_layer_sizes
@@ -125,6 +148,10 @@ FLOAT32_FAILED_CHECKS = {
                                              "rtol=1e-7, below float32's resolution: a product's "
                                              "rounding depends on how the BLAS splits it (so "
                                              "this one fails on some runs only)",
+    "check_sample_weight_equivalence_on_dense_data": "the fits with integer weights and with "
+                                                     "repeated rows are compared at rtol=1e-7, "
+                                                     "below float32's resolution: their sums "
+                                                     "round differently (in float64 they agree)",
 }
 
 
