@@ -30,6 +30,7 @@ import sys
 
 from ..errors import GpubpError
 from .options import PROG, TRAIN_DEFAULTS, UsageError, build_parser as _build_parser
+from . import ranks
 from .predict import cmd_predict
 from .progress import Progress, Stopper
 from .tools import cmd_demo, cmd_explain, cmd_gradcheck, cmd_info, info_lines
@@ -76,7 +77,11 @@ def main(argv=None):
 
 def _run(argv):
     parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:  # under --comm, the other ranks wait to hear of it
+        ranks.failed_to_parse(argv, e)
     if args.command is None:
         parser.print_help()
         return 2
@@ -98,6 +103,8 @@ def _describe_error(e):
 
 
 def _fail(message, code):
+    if ranks.silent():  # a rank other than 0 of `gpubp train --comm`: rank 0 says it
+        return code
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     print(message, file=sys.stderr, flush=True)

@@ -16,8 +16,9 @@ import numpy as np
 
 from .. import backend, datasets, optim, saving
 from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
-from . import files, record, report
-from .options import DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, show, usage
+from . import files, ranks, record, report
+from .options import (DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, flag,
+                      show, usage)
 from .progress import Progress, Stopper
 
 #: the output and loss each task gets by default
@@ -27,10 +28,10 @@ TASK_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_en
 
 def cmd_train(args):
     run = TrainRun(args)
-    run.options()
-    run.outputs()
-    run.load_data()
-    run.build()
+    run.ready(run.options, run.outputs, run.load_data)
+    run.connect()
+    run.ready(run.build)
+    run.agree()
     run.announce()
     run.train()
     return run.finish()
@@ -44,13 +45,54 @@ class TrainRun:
 
         self.t0 = time.perf_counter()
         self.args = args
-        self.comm = distributed.get(args.comm)
+        # the plain MPI communicator first (the ranks get ready together on it); NCCL's is made
+        # after the setup (connect), before the network that it puts on this rank's GPU
+        self.comm = distributed.MPIComm() if args.comm is not None else None
         self.root = self.comm is None or self.comm.rank == 0
         if not self.root:  # the other ranks train in step, silently; rank 0 reports and writes
             args.quiet, sys.stdout = True, open(os.devnull, "w")
         self.quiet = args.quiet
         self.stopper = Stopper()
         self.early, self.fit_seconds = None, 0.0
+
+    # ---- the ranks of --comm ------------------------------------------------------------------
+
+    def ready(self, *steps):
+        """Run the setup ``steps``; under --comm every rank then learns whether any failed, and
+        all stop with the failing rank's message (never one rank waiting for another that left)."""
+        error = None
+        try:
+            for step in steps:
+                step()
+        except (Exception, KeyboardInterrupt) as e:
+            if self.comm is None:
+                raise
+            error = e
+        ranks.ready(self.comm, error)
+
+    def connect(self):
+        """--comm nccl: its communicator, made on every rank together (after the setup)."""
+        from .. import distributed
+
+        if self.comm is None:
+            return
+        ranks.agree(self.comm, **{"--comm": self.args.comm})  # NCCL's communicator or none
+        if self.args.comm != self.comm.name:
+            self.comm = distributed.get(self.args.comm)
+
+    def agree(self):
+        """Under --comm: every rank has the same options, data (a digest of what fit will see)
+        and network, or every rank stops with one line naming what differs."""
+        from .. import distributed
+
+        if self.comm is None:
+            return
+        state = self.net.training
+        options = {flag(k): v for k, v in self.opts.items() if k not in ("data", "plot", "no_plot")}
+        ranks.agree(self.comm, **options, data=distributed.digest(
+            self.Xs, self.Y, self.train_rows, self.held), network="-".join(map(str, self.net.sizes)),
+            parameters=distributed.digest(backend.to_host(self.net.params.flat)),
+            trained=None if state is None else (state.epoch, state.position))
 
     # ---- the options and the files ------------------------------------------------------------
 
@@ -217,7 +259,8 @@ class TrainRun:
             where = f"; resuming after epoch {self.done}/{opts['epochs']}"
         print(f"{PROG}: network {'-'.join(map(str, net.sizes))}, {shown} hidden, {opts['output']} "
               f"output, {opts['loss']}; {opts['optimizer']} lr {opts['lr']:g}, batch "
-              f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){where}", flush=True)
+              f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){ranks.described(self.comm)}"
+              f"{where}", flush=True)
         if self.stopped_early:
             print(f"{PROG}: {self.args.resume} stopped early at epoch "
                   f"{self.stopped_early['epoch']} (--patience); nothing to resume")
@@ -303,7 +346,7 @@ class TrainRun:
             print(f"early stop: the {watched} cost has not improved for {self.opts['patience']} "
                   f"epochs; kept epoch {self.early['best_epoch']}'s parameters")
         print(f"time: {self.fit_seconds:.2f} s training ({ran} epoch{'s' if ran != 1 else ''} run, "
-              f"{trained} in all), {total:.2f} s in all, on {net.device}")
+              f"{trained} in all), {total:.2f} s in all, on {net.device}{ranks.described(self.comm)}")
         how = ("unchanged: nothing to resume" if self.unchanged else
                "replaced the model that was there" if self.replacing else
                "updated" if self.meta is not None and files.same_file(self.save_path,
