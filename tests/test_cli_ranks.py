@@ -17,7 +17,7 @@ from gpubp import datasets
 
 MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep
                        + os.environ.get("PATH", ""))
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install -e '.[mpi]')")
+needs_mpiexec = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install -e '.[mpi]')")
 SCRIPT = Path(sys.executable).with_name("gpubp")
 ENV = dict(os.environ, GPUBP_DEVICE="cpu", OPENBLAS_NUM_THREADS="1",
            PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -42,6 +42,7 @@ def lines(text):
     return [line for line in text.splitlines() if line.strip()]
 
 
+@needs_mpiexec
 @pytest.mark.parametrize("bad, words", [
     (["--data", "missing.csv"], "DataError: {tmp}/missing.csv: no such file"),
     (["--lr", "-1"], "UsageError: gpubp train: error: argument --lr: expected a number > 0; got "
@@ -58,12 +59,14 @@ def test_a_rank_that_fails_before_training_ends_every_rank_with_its_line(tmp_pat
     assert run.stdout == "" and not (tmp_path / "m.npz").exists()
 
 
+@needs_mpiexec
 def test_rank_0_failing_says_its_own_line_once(tmp_path):
     run, seconds = ranks(tmp_path, ["--data", "missing.csv"], [])
     assert seconds < 30 and run.returncode != 0
     assert lines(run.stderr) == [f"gpubp: error: {tmp_path}/missing.csv: no such file"]
 
 
+@needs_mpiexec
 @pytest.mark.parametrize("bad, words", [
     (["--batch-size", "16"], "--batch-size: rank 0 has 32, rank 1 has 16"),
     (["--comm", "nccl"], "--comm: rank 0 has 'mpi', rank 1 has 'nccl'"),
@@ -80,6 +83,7 @@ def test_ranks_with_other_options_stop_with_one_line(tmp_path, bad, words):
     assert not (tmp_path / "m.npz").exists()
 
 
+@needs_mpiexec
 def test_ranks_reading_other_data_of_the_same_shape_stop_with_one_line(tmp_path):
     d = datasets.load("iris")
     header = ",".join(d.feature_names + ["species"])
@@ -98,6 +102,7 @@ def test_ranks_reading_other_data_of_the_same_shape_stop_with_one_line(tmp_path)
     assert same.returncode == 0, same.stderr  # the same file by other names trains
 
 
+@needs_mpiexec
 def test_three_ranks_train_say_so_and_only_rank_0_speaks(tmp_path):
     run, _ = ranks(tmp_path, [], [], [], timeout=120)
     assert run.returncode == 0, run.stderr
@@ -109,6 +114,7 @@ def test_three_ranks_train_say_so_and_only_rank_0_speaks(tmp_path):
     assert gpubp.load(tmp_path / "m.npz").training.epoch == 2
 
 
+@needs_mpiexec
 def test_a_divergence_on_ranks_is_one_line_from_rank_0(tmp_path):
     run, seconds = ranks(tmp_path, *[["--optimizer", "sgd", "--lr", "1e6", "--data",
                                       "synthetic-regression"]] * 2)
@@ -127,3 +133,22 @@ def test_the_comm_of_a_command_line_that_did_not_parse():
     assert comm_of(["predict", "--comm", "mpi"]) is None
     assert comm_of([]) is None
     assert comm_of(["--version"]) is None
+
+
+def test_ranks_launched_without_comm_are_told_they_train_alone(tmp_path, capsys, monkeypatch):
+    from gpubp import cli
+    from gpubp.cli.ranks import alone_note, launched
+
+    assert launched({"PMI_RANK": "3", "PMI_SIZE": "4"}) == (3, 4)
+    assert launched({"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "2"}) == (0, 2)
+    assert launched({"PMI_RANK": "0", "PMI_SIZE": "1"}) is None  # one rank: nothing to say
+    assert launched({}) is None
+    assert alone_note(object(), {"PMI_RANK": "1", "PMI_SIZE": "4"}) is None  # with --comm
+    monkeypatch.setenv("PMI_RANK", "1")
+    monkeypatch.setenv("PMI_SIZE", "4")
+    code = cli.main(["train", "--data", "iris", "--epochs", "1", "--no-plot", "--device", "cpu",
+                     "--save", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert ("gpubp: note: rank 1 of 4 ranks launched without --comm: each rank trains alone on "
+            "all the data and writes the same files; add --comm mpi to train together") in err

@@ -13,6 +13,7 @@ Only rank 0 speaks: the other ranks' stdout goes nowhere, and their errors are l
 that rank says why.
 """
 
+import os
 import sys
 
 from .. import distributed
@@ -73,3 +74,33 @@ def silent():
         return MPI.COMM_WORLD.Get_rank() != 0
     except Exception:
         return False
+
+
+#: the variables in which launchers tell a process its rank and the number of ranks
+LAUNCHERS = (("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+             ("PMIX_RANK", None), ("SLURM_PROCID", "SLURM_NTASKS"))
+
+
+def launched(environ=None):
+    """``(rank, size)`` when a launcher (mpiexec, srun) started this process as one of several
+    ranks, else None (read from the launcher's environment variables, without MPI)."""
+    environ = os.environ if environ is None else environ
+    for rank, size in LAUNCHERS:
+        try:
+            r, n = int(environ[rank]), int(environ[size]) if size else None
+        except (KeyError, ValueError):
+            continue
+        if n is not None and n > 1:
+            return r, n
+    return None
+
+
+def alone_note(comm, environ=None):
+    """The note for ``mpiexec -n N gpubp train`` without --comm (None when there is nothing to
+    say): N separate runs, each on all the data, writing the same files."""
+    where = launched(environ)
+    if comm is not None or where is None:
+        return None
+    rank, size = where
+    return (f"note: rank {rank} of {size} ranks launched without --comm: each rank trains alone "
+            f"on all the data and writes the same files; add --comm mpi to train together")

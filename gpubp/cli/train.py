@@ -247,6 +247,9 @@ class TrainRun:
         self.todo = 0 if self.stopped_early else max(0, opts["epochs"] - self.done)
         if self.quiet:
             return
+        alone = ranks.alone_note(self.comm)
+        if alone is not None:
+            print(f"{PROG}: {alone}", file=sys.stderr, flush=True)
         print(f"{PROG}: {self.ds.describe()}: {self.train_rows.size} to train, {self.held.size} "
               f"held out")
         hidden_acts = [a.name for a in net.activations[1:-1]]
