@@ -1,7 +1,10 @@
 """What a training run shows at its end: the accuracy (R^2 and mse for regression) on the
 training and held-out examples, and the loss curve drawn into a PNG."""
 
+import contextlib
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -71,5 +74,27 @@ def plot(history, path, title, loss, best_epoch=None, quiet=False):
     ax.grid(True, alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    write_atomic(path, lambda f: fig.savefig(f, format="png"))
     return True
+
+
+def write_atomic(path, write):
+    """``write(f)`` into a temporary file beside ``path``, then renamed over it: an interrupted
+    write (a second Ctrl-C, an error) leaves the old file, and no temporary, behind."""
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -19,7 +19,7 @@ from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
 from . import files, ranks, record, report
 from .options import (DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, flag,
                       show, usage)
-from .progress import Progress, Stopper
+from .progress import Interrupted, Progress, Stopper
 
 #: the output and loss each task gets by default
 TASK_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_entropy"),
@@ -28,13 +28,18 @@ TASK_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_en
 
 def cmd_train(args):
     run = TrainRun(args)
-    run.ready(run.options, run.outputs, run.load_data)
-    run.connect()
-    run.ready(run.build)
-    run.agree()
-    run.announce()
-    run.train()
-    return run.finish()
+    with run.stopper.installed():  # SIGINT and SIGTERM, from here to the end (see Stopper)
+        try:
+            run.ready(run.options, run.outputs, run.load_data)
+            run.connect()
+            run.ready(run.build)
+            run.agree()
+            run.announce()
+            run.stopper.defer()  # from here a first signal stops the run where it can and saves
+            run.train()
+            return run.finish()
+        except Interrupted as e:
+            raise run.interrupted(e) from None
 
 
 class TrainRun:
@@ -54,6 +59,7 @@ class TrainRun:
         self.quiet = args.quiet
         self.stopper = Stopper()
         self.early, self.fit_seconds = None, 0.0
+        self.saving = False
 
     # ---- the ranks of --comm ------------------------------------------------------------------
 
@@ -293,14 +299,16 @@ class TrainRun:
         interrupted = self.stopper() and not self.stopped_early and (
             state.epoch < epochs or state.mid_epoch)
         if not self.root:
-            return 128 + self.stopper.signum if interrupted else 0
+            return 128 + self.stopper.signum if self.stopper() else 0
         # a resume with nothing left to do leaves its file as it was
         self.unchanged = self.todo <= 0 and files.same_file(self.save_path, self.args.resume)
         if not self.unchanged:
             self.check_finite(state)
             meta = record.metadata(self.ds, self.opts, self.fingerprint, self.scaler, self.y_mean,
                                    self.y_std, self.stopped_early)
+            self.saving = True  # a second signal now cuts the save short: the file stays as it was
             saving.save(self.net, self.save_path, metadata=meta)
+            self.saving = False
         if interrupted:
             where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
                      f"{self.train_rows.size} examples)" if state.mid_epoch else
@@ -309,10 +317,37 @@ class TrainRun:
             print(f"{PROG}: {self.stopper.name}: stopped {where}; saved {self.save_path}; resume "
                   f"with: {resume}", file=sys.stderr, flush=True)
             return 128 + self.stopper.signum
-        self.draw()
-        if not self.quiet:
-            self.summary()
-        return 0
+        skipped = []  # after a signal, the rest is left out and the exit status says so
+        for what, step in (("the loss curve", self.draw), ("the summary", self.summary)):
+            if self.stopper():
+                skipped.append(what)
+            elif what != "the summary" or not self.quiet:
+                step()
+        return self.late_signal(skipped) if self.stopper() else 0
+
+    def late_signal(self, skipped):
+        """A signal came once the training had ended (the model is saved): say so; 128 + signum."""
+        state = self.net.training
+        trained = state.epoch if state is not None else 0
+        saved = f"{self.save_path} unchanged" if self.unchanged else f"saved {self.save_path}"
+        left = f"; left out {' and '.join(skipped)}" if skipped else ""
+        print(f"{PROG}: {self.stopper.name}: came after the training had ended (epoch {trained}/"
+              f"{self.opts['epochs']}); {saved}{left}", file=sys.stderr, flush=True)
+        return 128 + self.stopper.signum
+
+    def interrupted(self, e):
+        """The Interrupted to raise for a signal that interrupted at once: before the training
+        (nothing written), or a second signal (nothing saved, or the save cut short)."""
+        if not self.stopper.deferring:
+            said = f"{e.name}: interrupted before training; nothing was written"
+        elif self.saving:
+            said = (f"{self.stopper.name} then {e.name}: the save was cut short; "
+                    f"{self.save_path} was left as it was")
+        else:
+            said = (f"{self.stopper.name} then {e.name}: stopped at once; nothing was saved"
+                    + (f" ({self.save_path} was left as it was)"
+                       if os.path.exists(self.save_path) else ""))
+        return Interrupted(e.signum, said)
 
     def check_finite(self, state):
         """No model with parameters that are not finite is written: fit checks at the end of each
