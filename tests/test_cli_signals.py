@@ -167,3 +167,22 @@ def test_a_second_signal_cuts_the_save_short_at_once(tmp_path, capsys, first, se
     assert temporaries(tmp_path) == []
     assert (tmp_path / "m.npz").read_bytes() == before
     resumes_exactly(tmp_path, capsys, tmp_path / "m.npz", 3)
+
+
+def test_a_second_signal_interrupts_at_once_in_process():
+    """The Stopper itself: before defer() a signal interrupts; after it the first only sets the
+    flag and the second interrupts (Interrupted, a KeyboardInterrupt, with its signal)."""
+    from gpubp.cli.progress import Interrupted, Stopper
+
+    stopper, before = Stopper(), signal.getsignal(signal.SIGINT)
+    with stopper.installed():
+        with pytest.raises(Interrupted) as caught:
+            signal.raise_signal(signal.SIGTERM)
+        assert caught.value.signum == signal.SIGTERM and not stopper()
+        stopper.defer()
+        signal.raise_signal(signal.SIGINT)
+        assert stopper() and stopper.name == "SIGINT"
+        with pytest.raises(KeyboardInterrupt) as caught:
+            signal.raise_signal(signal.SIGINT)
+        assert caught.value.signum == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) == before  # put back
