@@ -270,6 +270,8 @@ class TrainRun:
               f"output, {opts['loss']}; {opts['optimizer']} lr {opts['lr']:g}, batch "
               f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){ranks.described(self.comm)}"
               f"{where}", flush=True)
+        if self.ds.task == "regression" and self.todo > 0:
+            print(report.standardized_note(self.y_mean, self.y_std), flush=True)
         if self.stopped_early:
             print(f"{PROG}: {self.args.resume} stopped early at epoch "
                   f"{self.stopped_early['epoch']} (--patience); nothing to resume")
@@ -370,7 +372,7 @@ class TrainRun:
                  f"network, {self.opts['optimizer']} lr {self.opts['lr']:g}")
         best = self.stopped_early["best_epoch"] if self.stopped_early else None
         if not report.plot(state.history, self.plot_path, title, self.opts["loss"], best,
-                           self.quiet):
+                           self.quiet, standardized=self.ds.task == "regression"):
             self.plot_path = None
 
     def summary(self):
