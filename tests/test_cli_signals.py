@@ -61,6 +61,8 @@ elif where == "in-save":  # the temporary file is written; the rename is next
             pause()
         return replace(src, dst, **kwargs)
     os.replace = paused_replace
+elif where == "training":  # after the first epoch's line, inside fit
+    before(cli_train.Progress, "update")
 elif where == "drawing":
     before(cli_train.TrainRun, "draw")
 sys.exit(cli.main(sys.argv[3:]))
@@ -186,3 +188,18 @@ def test_a_second_signal_interrupts_at_once_in_process():
             signal.raise_signal(signal.SIGINT)
         assert caught.value.signum == signal.SIGINT
     assert signal.getsignal(signal.SIGINT) == before  # put back
+
+
+def test_a_second_signal_during_training_stops_at_once_and_saves_nothing(tmp_path, capsys):
+    """The way out of a run that will not stop: the first signal asks for a stop at the end of
+    the batch; a second one, before that, interrupts at once; the model there is left alone."""
+    code = cli.main(["train", *SMALL, "--epochs", "1", "--no-plot", "--quiet", "--save",
+                     str(tmp_path / "m.npz")])
+    assert code == 0
+    before = (tmp_path / "m.npz").read_bytes()
+    code, out, err, seconds = signalled(tmp_path, "training", [signal.SIGTERM, signal.SIGTERM],
+                                        "--resume", "m.npz", "--epochs", "3", seconds=8)
+    assert code == 143 and seconds < 5, err
+    assert err.splitlines() == ["gpubp: SIGTERM then SIGTERM: stopped at once; nothing was saved "
+                                "(m.npz was left as it was)"]
+    assert (tmp_path / "m.npz").read_bytes() == before and temporaries(tmp_path) == []
