@@ -124,22 +124,23 @@ def test_a_signal_after_the_last_epoch_lets_the_save_finish(tmp_path, capsys, wh
     assert code == 128 + sig, err
     assert err.splitlines() == [
         f"gpubp: {sig.name}: came after the training had ended (epoch 3/3); saved m.npz; left "
-        f"out the loss curve and the summary"]
+        f"out the summary and the loss curve"]
     assert "model: m.npz" not in out and not (tmp_path / "loss.png").exists()
     assert temporaries(tmp_path) == []
     assert gpubp.load(tmp_path / "m.npz").training.epoch == 3
     resumes_exactly(tmp_path, capsys, tmp_path / "m.npz", 5)
 
 
-def test_a_signal_while_drawing_leaves_out_the_summary(tmp_path):
+def test_a_signal_while_drawing_finishes_the_drawing_and_says_so(tmp_path):
     code, out, err, _ = signalled(tmp_path, "drawing", [signal.SIGTERM], *SMALL, "--epochs", "2",
                                   "--save", "m.npz", "--plot", "loss.png")
     assert code == 143, err
     assert err.splitlines() == ["gpubp: SIGTERM: came after the training had ended (epoch 2/2); "
-                                "saved m.npz; left out the summary"]
+                                "saved m.npz"]
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
     assert gpubp.load(tmp_path / "m.npz").training.epoch == 2
-    assert temporaries(tmp_path) == [] and "model: m.npz" not in out
+    assert temporaries(tmp_path) == []
+    assert out.splitlines()[-2:] == ["model: m.npz", "loss curve: loss.png"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

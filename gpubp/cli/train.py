@@ -320,11 +320,11 @@ class TrainRun:
                   f"with: {resume}", file=sys.stderr, flush=True)
             return 128 + self.stopper.signum
         skipped = []  # after a signal, the rest is left out and the exit status says so
-        for what, step in (("the loss curve", self.draw), ("the summary", self.summary)):
+        for what, step in (("the summary", self.summary), ("the loss curve", self.draw)):
             if self.stopper():
                 skipped.append(what)
             elif what != "the summary" or not self.quiet:
-                step()
+                step()  # the summary's "s in all" ends before the loss curve (matplotlib)
         return self.late_signal(skipped) if self.stopper() else 0
 
     def late_signal(self, skipped):
@@ -374,6 +374,8 @@ class TrainRun:
         if not report.plot(state.history, self.plot_path, title, self.opts["loss"], best,
                            self.quiet, standardized=self.ds.task == "regression"):
             self.plot_path = None
+        elif not self.quiet:
+            print(f"loss curve: {self.plot_path}")
 
     def summary(self):
         net, state = self.net, self.net.training
@@ -392,8 +394,6 @@ class TrainRun:
                "updated" if self.meta is not None and files.same_file(self.save_path,
                                                                      self.args.resume) else "")
         print(f"model: {self.save_path}" + (f" ({how})" if how else ""))
-        if self.plot_path is not None:
-            print(f"loss curve: {self.plot_path}")
 
 
 def output_and_loss(task, output, loss):
