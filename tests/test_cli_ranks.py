@@ -152,3 +152,16 @@ def test_ranks_launched_without_comm_are_told_they_train_alone(tmp_path, capsys,
     assert code == 0
     assert ("gpubp: note: rank 1 of 4 ranks launched without --comm: each rank trains alone on "
             "all the data and writes the same files; add --comm mpi to train together") in err
+
+
+def test_a_bad_command_line_with_comm_but_no_mpi_says_its_own_error(capsys, monkeypatch):
+    from gpubp import distributed
+    from gpubp.cli import main
+    from gpubp.errors import ConfigError
+
+    def no_mpi():
+        raise ConfigError("comm='mpi' needs mpi4py")
+    monkeypatch.setattr(distributed, "MPIComm", no_mpi)
+    code = main(["train", "--comm", "mpi", "--lr", "-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "argument --lr: expected a number > 0" in err and "mpi4py" not in err

@@ -17,6 +17,7 @@ import os
 import sys
 
 from .. import distributed
+from ..errors import GpubpError
 
 
 def comm_of(argv):
@@ -38,7 +39,11 @@ def failed_to_parse(argv, error):
     """This rank's command line did not parse: under ``--comm``, the other ranks (waiting in
     :func:`ready`) are told; then ``error`` is raised here."""
     if comm_of(argv) in distributed.COMMS:
-        ready(distributed.MPIComm(), error)  # every rank takes the plain MPI step first
+        try:
+            comm = distributed.MPIComm()
+        except GpubpError:  # no MPI here (mpi4py missing): no other rank to tell
+            raise error from None
+        ready(comm, error)  # every rank takes the plain MPI step first
     raise error
 
 
