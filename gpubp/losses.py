@@ -322,7 +322,6 @@ class Poisson(Loss):
     _instead = "for outputs that may be <= 0 use a squared-error loss (mse, sse, half_sse)"
 
     def value(self, A, Y, Z=None, scratch=None):
-        xp = xp_of(A)
         return self._entries(A, Y, Z, scratch).sum() / A.shape[1]
 
     def per_example(self, A, Y, Z=None):

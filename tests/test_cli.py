@@ -386,7 +386,8 @@ def test_the_task_picks_the_output_and_loss(tmp_path, capsys, data, output, loss
     net = gpubp.load(path)
     assert net.activations[-1].name == output and net.loss.name == loss and net.sizes[-1] == rows
     if data == "synthetic-regression":
-        assert re.search(r"train R\^2 [-\d.]+, mse [\d.e+]+ \(800 examples\)   held-out R\^2", out)
+        assert re.search(r"train R\^2 [-\d.]+, mse [\d.e+]+ in the target's units, [\d.e+-]+ "
+                         r"standardized \(800 examples\)   held-out R\^2", out)
     else:
         assert "held-out accuracy" in out
 

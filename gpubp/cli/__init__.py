@@ -11,7 +11,10 @@ The model file is a gpubp checkpoint (:mod:`gpubp.checkpoint`) whose ``metadata`
 reloads the same data and split, checked by a fingerprint), the standardization, the class labels,
 the task, the network and the training options. ``gpubp train --resume M --epochs N`` continues to
 N epochs in all and ends with the parameters of an uninterrupted run, bit for bit. Ctrl-C (SIGINT)
-or SIGTERM during training stops at the end of the current batch, saves, and says how to resume.
+or SIGTERM during training stops at the end of the current batch, saves, and says how to resume;
+one after the last epoch (while saving included) lets the save finish and skips the loss curve
+and the summary; one before training ends the run at once, writing nothing; a second signal
+interrupts at once (cutting a save short leaves the file as it was).
 
 Any error (a bad option, a missing file, a bad column, a corrupt model, data that do not fit the
 model, a diverged training) is one line on stderr and a non-zero exit status: 2 for a usage error,
@@ -30,8 +33,9 @@ import sys
 
 from ..errors import GpubpError
 from .options import PROG, TRAIN_DEFAULTS, UsageError, build_parser as _build_parser
+from . import ranks
 from .predict import cmd_predict
-from .progress import Progress, Stopper
+from .progress import Interrupted, Progress, Stopper
 from .tools import cmd_demo, cmd_explain, cmd_gradcheck, cmd_info, info_lines
 from .train import cmd_train
 
@@ -55,6 +59,8 @@ def main(argv=None):
         return _run(argv)
     except UsageError as e:
         return _fail(str(e), 2)
+    except Interrupted as e:  # a signal that interrupted at once: its line says what became of the run
+        return _fail(f"{PROG}: {e}", 128 + e.signum)
     except KeyboardInterrupt:
         return _fail(f"{PROG}: interrupted", 130)
     except SystemExit as e:  # argparse's --help and --version
@@ -76,7 +82,11 @@ def main(argv=None):
 
 def _run(argv):
     parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:  # under --comm, the other ranks wait to hear of it
+        ranks.failed_to_parse(argv, e)
     if args.command is None:
         parser.print_help()
         return 2
@@ -98,6 +108,8 @@ def _describe_error(e):
 
 
 def _fail(message, code):
+    if ranks.silent():  # a rank other than 0 of `gpubp train --comm`: rank 0 says it
+        return code
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     print(message, file=sys.stderr, flush=True)

@@ -249,6 +249,9 @@ OPTIONS = [
            required=True),
     Option("--model", {"explain": None}, "explain a saved model instead of --sizes ...",
            metavar="PATH"),
+    Option("--model", {"info": None}, "describe a model saved by gpubp train: the columns "
+           "predict expects, in order, the classes or the target, the task, the network",
+           metavar="PATH"),
     Option("--input", {"predict": None}, "a .csv or .npz of features", metavar="FILE",
            required=True),
     Option("--device", {TRAIN: None, "predict": None, "gradcheck": None},
@@ -317,9 +320,12 @@ COMMANDS = {
         "printed equation against NumPy and each gradient against finite differences, on random "
         "weights and data."),
     "info": dict(
-        help="what gpubp runs on here: backend, device, versions, BLAS",
+        help="what gpubp runs on here (backend, device, versions, BLAS), or what a model "
+        "expects",
         description="Print the backend, the device, and the versions of gpubp, Python, NumPy, "
-        "CuPy and CUDA, and the BLAS NumPy uses."),
+        "CuPy and CUDA, and the BLAS NumPy uses. With --model: what that model expects from "
+        "'gpubp predict' (its feature columns in order) and what it gives (its classes, or its "
+        "target and units)."),
     "demo": dict(
         help="the README's first example: XOR, then a gradient check",
         description="Train a 2-8-1 network on XOR and check its gradients."),

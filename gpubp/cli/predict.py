@@ -3,13 +3,14 @@
 
 import csv
 import io
+import os
 import sys
 
 import numpy as np
 
 from .. import backend, datasets, saving
-from ..errors import CheckpointError, GpubpError
-from . import files, record
+from ..errors import CheckpointError, DataError, GpubpError
+from . import about, files, record
 from .options import DATA_FLAGS, PROG
 
 
@@ -21,8 +22,7 @@ def cmd_predict(args):
     meta = record.read(args.model)
     net = saving.load(args.model, device=args.device)
     names = meta["feature_names"]
-    X = datasets.features(args.input, names, target=meta.get("target"), header=args.header,
-                          separator=args.separator, option_names=DATA_FLAGS)
+    X = read_features(args, meta)
     files.check_fits(net, args.model, len(names))
     scaler = datasets.Standardizer(meta["x_mean"], meta["x_std"])
     if scaler.mean.shape != (len(names),) or scaler.std.shape != (len(names),):
@@ -49,6 +49,39 @@ def cmd_predict(args):
         sys.stdout.write(text)
         sys.stdout.flush()
     return 0
+
+
+def read_features(args, meta):
+    """The input's features ``(m, n)``, in the model's order; an error about the input says
+    where to see what the model expects (and a transposed .npz is told to transpose)."""
+    names = meta["feature_names"]
+    try:
+        return datasets.features(args.input, names, target=meta.get("target"),
+                                 header=args.header, separator=args.separator,
+                                 option_names=DATA_FLAGS)
+    except DataError as e:
+        if not os.path.exists(args.input) or not str(args.input).lower().endswith((".csv",
+                                                                                   ".npz")):
+            raise
+        raise DataError(f"{e}{transposed(args.input, len(names), meta.get('target'))}; "
+                        f"{about.hint(args.model)}") from None
+
+
+def transposed(path, n, target):
+    """``"; it looks transposed ..."`` for an .npz whose features are (n, m) instead of (m, n)."""
+    if not str(path).lower().endswith(".npz"):
+        return ""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = [k for k in f.files if k != target]
+            key = "X" if "X" in f.files else (keys[0] if len(keys) == 1 else None)
+            shape = None if key is None else f[key].shape
+    except (OSError, ValueError, KeyError):
+        return ""
+    if shape is None or len(shape) != 2 or shape[0] != n or shape[1] == n:
+        return ""
+    return (f"; {key!r} is {shape}, which looks transposed: the model takes one row per "
+            f"example, ({shape[1]}, {n}); save {key}.T")
 
 
 def probabilities(net, meta, A):

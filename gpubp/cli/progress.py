@@ -60,14 +60,31 @@ def _isatty(stream):
 
 # ---- signals ------------------------------------------------------------------------------------
 
+class Interrupted(KeyboardInterrupt):
+    """A signal that interrupts at once (the first before training, a second one during it):
+    ``signum`` and the line that says what became of the run."""
+
+    def __init__(self, signum, message=None):
+        super().__init__(message or f"{signal.Signals(signum).name}: interrupted")
+        self.signum, self.message = signum, message
+
+    @property
+    def name(self):
+        return signal.Signals(self.signum).name
+
+
 class Stopper:
-    """SIGINT and SIGTERM set a flag (and do nothing else); ``fit(stop=stopper)`` asks it after
-    every batch. A second signal while the first is being handled interrupts at once."""
+    """SIGINT and SIGTERM, from the start of a run to its end. Before :meth:`defer` (nothing
+    trained, nothing to save) a signal interrupts at once (:class:`Interrupted`); after it, the
+    first signal only sets a flag, which ``fit(stop=stopper)`` asks after every batch and the
+    command asks before and after saving; a second signal interrupts at once (the way out of a
+    stop that takes too long)."""
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self):
         self.signum = None
+        self.deferring = False
 
     def __call__(self):
         return self.signum is not None
@@ -76,9 +93,13 @@ class Stopper:
     def name(self):
         return signal.Signals(self.signum).name if self.signum is not None else None
 
+    def defer(self):
+        """From now on a first signal sets the flag (the run stops where it can and saves)."""
+        self.deferring = True
+
     def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
+        if self.signum is not None or not self.deferring:
+            raise Interrupted(signum)
         self.signum = signum
 
     @contextlib.contextmanager

@@ -1,7 +1,14 @@
 """What a training run shows at its end: the accuracy (R^2 and mse for regression) on the
-training and held-out examples, and the loss curve drawn into a PNG."""
+training and held-out examples, and the loss curve drawn into a PNG.
 
+A regression trains on the standardized target, ``(y - mean) / std``: its costs (each epoch's
+line, the loss curve) are in that unit, and say so; the summary gives the mse in the target's
+units and standardized, so that the two can be told apart and compared."""
+
+import contextlib
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -24,7 +31,10 @@ def report(net, ds, Xs, train, held, y_mean, y_std):
             mse = float(np.mean((pred - y) ** 2))
             var = float(np.var(y))
             r2 = 1.0 - mse / var if var > 0 else float("nan")
-            parts.append(f"{what} R^2 {r2:.4f}, mse {mse:.6g} ({rows.size} examples)")
+            # the costs of training are of the standardized target: both units, named
+            scaled = float(np.mean((A[0] - (y - y_mean) / y_std) ** 2))
+            parts.append(f"{what} R^2 {r2:.4f}, mse {mse:.6g} in the target's units, "
+                         f"{scaled:.6g} standardized ({rows.size} examples)")
         else:
             pred = datasets.decode(A, ds.classes)
             acc = float(np.mean([p == t for p, t in zip(pred, ds.y[rows])]))
@@ -32,7 +42,14 @@ def report(net, ds, Xs, train, held, y_mean, y_std):
     print("   ".join(parts))
 
 
-def plot(history, path, title, loss, best_epoch=None, quiet=False):
+def standardized_note(y_mean, y_std):
+    """The line that says in which unit a regression's costs are (those of its epochs and loss
+    curve: the standardized target; the summary gives both)."""
+    return (f"{PROG}: the costs are those of the standardized target, (target - {y_mean:.6g}) / "
+            f"{y_std:.6g}; the summary gives the mse in the target's units too")
+
+
+def plot(history, path, title, loss, best_epoch=None, quiet=False, standardized=False):
     """The loss curve: the cost of each epoch (mean over its batches) and the held-out cost, drawn
     with matplotlib's Agg backend (no display needed) into a PNG at ``path``. Returns whether it
     was drawn (not without matplotlib: a note says so, unless ``quiet``)."""
@@ -66,10 +83,33 @@ def plot(history, path, title, loss, best_epoch=None, quiet=False):
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"cost ({loss}{', log scale' if log else ''})")
+    of = " of the standardized target" if standardized else ""
+    ax.set_ylabel(f"cost ({loss}{of}{', log scale' if log else ''})")
     ax.set_title(title)
     ax.grid(True, alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    write_atomic(path, lambda f: fig.savefig(f, format="png"))
     return True
+
+
+def write_atomic(path, write):
+    """``write(f)`` into a temporary file beside ``path``, then renamed over it: an interrupted
+    write (a second Ctrl-C, an error) leaves the old file, and no temporary, behind."""
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

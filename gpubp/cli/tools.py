@@ -108,6 +108,11 @@ def cmd_explain(args):
 # ---- info and demo ------------------------------------------------------------------------------
 
 def cmd_info(args):
+    if getattr(args, "model", None):
+        from . import about
+
+        print("\n".join(about.lines(args.model)))
+        return 0
     print("\n".join(info_lines()))
     return 0
 

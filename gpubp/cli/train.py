@@ -16,9 +16,10 @@ import numpy as np
 
 from .. import backend, datasets, optim, saving
 from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
-from . import files, record, report
-from .options import DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, show, usage
-from .progress import Progress, Stopper
+from . import files, ranks, record, report
+from .options import (DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, flag,
+                      show, usage)
+from .progress import Interrupted, Progress, Stopper
 
 #: the output and loss each task gets by default
 TASK_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_entropy"),
@@ -27,13 +28,18 @@ TASK_OUTPUT = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_en
 
 def cmd_train(args):
     run = TrainRun(args)
-    run.options()
-    run.outputs()
-    run.load_data()
-    run.build()
-    run.announce()
-    run.train()
-    return run.finish()
+    with run.stopper.installed():  # SIGINT and SIGTERM, from here to the end (see Stopper)
+        try:
+            run.ready(run.options, run.outputs, run.load_data)
+            run.connect()
+            run.ready(run.build)
+            run.agree()
+            run.announce()
+            run.stopper.defer()  # from here a first signal stops the run where it can and saves
+            run.train()
+            return run.finish()
+        except Interrupted as e:
+            raise run.interrupted(e) from None
 
 
 class TrainRun:
@@ -44,13 +50,55 @@ class TrainRun:
 
         self.t0 = time.perf_counter()
         self.args = args
-        self.comm = distributed.get(args.comm)
+        # the plain MPI communicator first (the ranks get ready together on it); NCCL's is made
+        # after the setup (connect), before the network that it puts on this rank's GPU
+        self.comm = distributed.MPIComm() if args.comm is not None else None
         self.root = self.comm is None or self.comm.rank == 0
         if not self.root:  # the other ranks train in step, silently; rank 0 reports and writes
             args.quiet, sys.stdout = True, open(os.devnull, "w")
         self.quiet = args.quiet
         self.stopper = Stopper()
         self.early, self.fit_seconds = None, 0.0
+        self.saving = False
+
+    # ---- the ranks of --comm ------------------------------------------------------------------
+
+    def ready(self, *steps):
+        """Run the setup ``steps``; under --comm every rank then learns whether any failed, and
+        all stop with the failing rank's message (never one rank waiting for another that left)."""
+        error = None
+        try:
+            for step in steps:
+                step()
+        except (Exception, KeyboardInterrupt) as e:
+            if self.comm is None:
+                raise
+            error = e
+        ranks.ready(self.comm, error)
+
+    def connect(self):
+        """--comm nccl: its communicator, made on every rank together (after the setup)."""
+        from .. import distributed
+
+        if self.comm is None:
+            return
+        ranks.agree(self.comm, **{"--comm": self.args.comm})  # NCCL's communicator or none
+        if self.args.comm != self.comm.name:
+            self.comm = distributed.get(self.args.comm)
+
+    def agree(self):
+        """Under --comm: every rank has the same options, data (a digest of what fit will see)
+        and network, or every rank stops with one line naming what differs."""
+        from .. import distributed
+
+        if self.comm is None:
+            return
+        state = self.net.training
+        options = {flag(k): v for k, v in self.opts.items() if k not in ("data", "plot", "no_plot")}
+        ranks.agree(self.comm, **options, data=distributed.digest(
+            self.Xs, self.Y, self.train_rows, self.held), network="-".join(map(str, self.net.sizes)),
+            parameters=distributed.digest(backend.to_host(self.net.params.flat)),
+            trained=None if state is None else (state.epoch, state.position))
 
     # ---- the options and the files ------------------------------------------------------------
 
@@ -205,6 +253,9 @@ class TrainRun:
         self.todo = 0 if self.stopped_early else max(0, opts["epochs"] - self.done)
         if self.quiet:
             return
+        alone = ranks.alone_note(self.comm)
+        if alone is not None:
+            print(f"{PROG}: {alone}", file=sys.stderr, flush=True)
         print(f"{PROG}: {self.ds.describe()}: {self.train_rows.size} to train, {self.held.size} "
               f"held out")
         hidden_acts = [a.name for a in net.activations[1:-1]]
@@ -217,7 +268,10 @@ class TrainRun:
             where = f"; resuming after epoch {self.done}/{opts['epochs']}"
         print(f"{PROG}: network {'-'.join(map(str, net.sizes))}, {shown} hidden, {opts['output']} "
               f"output, {opts['loss']}; {opts['optimizer']} lr {opts['lr']:g}, batch "
-              f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){where}", flush=True)
+              f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){ranks.described(self.comm)}"
+              f"{where}", flush=True)
+        if self.ds.task == "regression" and self.todo > 0:
+            print(report.standardized_note(self.y_mean, self.y_std), flush=True)
         if self.stopped_early:
             print(f"{PROG}: {self.args.resume} stopped early at epoch "
                   f"{self.stopped_early['epoch']} (--patience); nothing to resume")
@@ -247,14 +301,16 @@ class TrainRun:
         interrupted = self.stopper() and not self.stopped_early and (
             state.epoch < epochs or state.mid_epoch)
         if not self.root:
-            return 128 + self.stopper.signum if interrupted else 0
+            return 128 + self.stopper.signum if self.stopper() else 0
         # a resume with nothing left to do leaves its file as it was
         self.unchanged = self.todo <= 0 and files.same_file(self.save_path, self.args.resume)
         if not self.unchanged:
             self.check_finite(state)
             meta = record.metadata(self.ds, self.opts, self.fingerprint, self.scaler, self.y_mean,
                                    self.y_std, self.stopped_early)
+            self.saving = True  # a second signal now cuts the save short: the file stays as it was
             saving.save(self.net, self.save_path, metadata=meta)
+            self.saving = False
         if interrupted:
             where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
                      f"{self.train_rows.size} examples)" if state.mid_epoch else
@@ -263,12 +319,37 @@ class TrainRun:
             print(f"{PROG}: {self.stopper.name}: stopped {where}; saved {self.save_path}; resume "
                   f"with: {resume}", file=sys.stderr, flush=True)
             return 128 + self.stopper.signum
-        if not self.quiet:
-            self.summary()  # its "s in all" ends here: the loss curve (matplotlib) is drawn after
-        self.draw()
-        if not self.quiet and self.plot_path is not None:
-            print(f"loss curve: {self.plot_path}")
-        return 0
+        skipped = []  # after a signal, the rest is left out and the exit status says so
+        for what, step in (("the summary", self.summary), ("the loss curve", self.draw)):
+            if self.stopper():
+                skipped.append(what)
+            elif what != "the summary" or not self.quiet:
+                step()  # the summary's "s in all" ends before the loss curve (matplotlib)
+        return self.late_signal(skipped) if self.stopper() else 0
+
+    def late_signal(self, skipped):
+        """A signal came once the training had ended (the model is saved): say so; 128 + signum."""
+        state = self.net.training
+        trained = state.epoch if state is not None else 0
+        saved = f"{self.save_path} unchanged" if self.unchanged else f"saved {self.save_path}"
+        left = f"; left out {' and '.join(skipped)}" if skipped else ""
+        print(f"{PROG}: {self.stopper.name}: came after the training had ended (epoch {trained}/"
+              f"{self.opts['epochs']}); {saved}{left}", file=sys.stderr, flush=True)
+        return 128 + self.stopper.signum
+
+    def interrupted(self, e):
+        """The Interrupted to raise for a signal that interrupted at once: before the training
+        (nothing written), or a second signal (nothing saved, or the save cut short)."""
+        if not self.stopper.deferring:
+            said = f"{e.name}: interrupted before training; nothing was written"
+        elif self.saving:
+            said = (f"{self.stopper.name} then {e.name}: the save was cut short; "
+                    f"{self.save_path} was left as it was")
+        else:
+            said = (f"{self.stopper.name} then {e.name}: stopped at once; nothing was saved"
+                    + (f" ({self.save_path} was left as it was)"
+                       if os.path.exists(self.save_path) else ""))
+        return Interrupted(e.signum, said)
 
     def check_finite(self, state):
         """No model with parameters that are not finite is written: fit checks at the end of each
@@ -291,8 +372,10 @@ class TrainRun:
                  f"network, {self.opts['optimizer']} lr {self.opts['lr']:g}")
         best = self.stopped_early["best_epoch"] if self.stopped_early else None
         if not report.plot(state.history, self.plot_path, title, self.opts["loss"], best,
-                           self.quiet):
+                           self.quiet, standardized=self.ds.task == "regression"):
             self.plot_path = None
+        elif not self.quiet:
+            print(f"loss curve: {self.plot_path}")
 
     def summary(self):
         net, state = self.net, self.net.training
@@ -305,7 +388,7 @@ class TrainRun:
             print(f"early stop: the {watched} cost has not improved for {self.opts['patience']} "
                   f"epochs; kept epoch {self.early['best_epoch']}'s parameters")
         print(f"time: {self.fit_seconds:.2f} s training ({ran} epoch{'s' if ran != 1 else ''} run, "
-              f"{trained} in all), {total:.2f} s in all, on {net.device}")
+              f"{trained} in all), {total:.2f} s in all, on {net.device}{ranks.described(self.comm)}")
         how = ("unchanged: nothing to resume" if self.unchanged else
                "replaced the model that was there" if self.replacing else
                "updated" if self.meta is not None and files.same_file(self.save_path,
