@@ -69,9 +69,16 @@ def recorded(meta):
     return saved
 
 
+#: the option under which :func:`resume_options` notes the path a resumed run's data file had
+#: when the model was trained, where ``--data`` names it at another path (not recorded)
+MOVED = "data_moved_from"
+
+
 def resume_options(args, meta, quiet=False, spelled=None):
     """The options of a resumed run: the recorded ones; data and network options given again
-    must agree with them; training options given again replace them (with a note unless
+    must agree with them (a data file given at another path is taken if its contents are the
+    same: ``opts[MOVED]`` notes the old path, and the fingerprint decides when the data are
+    read); training options given again replace them (with a note unless
     ``quiet``); output options given again replace them. ``spelled``: option -> how the command
     line gave it, where that was another flag (``--sizes 4,64,3`` for ``hidden``)."""
     saved = recorded(meta)
@@ -88,6 +95,9 @@ def resume_options(args, meta, quiet=False, spelled=None):
                 continue
         if k == "data" and v not in datasets.SOURCES:
             v = os.path.abspath(v)
+            if w not in datasets.SOURCES and v != w:  # moved? the data's fingerprint decides
+                saved["data"], saved[MOVED] = v, w
+                continue
         if v != w:
             given = (f"{spelled[k]} ({flag(k)} {show(v)})" if k in spelled else
                      f"{flag(k)} {show(v)}")

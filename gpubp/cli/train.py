@@ -183,6 +183,11 @@ class TrainRun:
     def load_data(self):
         """The data set, its split, the standardized X and the encoded targets Y."""
         opts, meta = self.opts, self.meta
+        if meta is not None and record.MOVED not in opts and opts["data"] not in \
+                datasets.SOURCES and not os.path.exists(opts["data"]):
+            raise DataError(f"{self.args.resume} was trained on {opts['data']}, which is not there "
+                            f"any more; if it moved, give --data with its new path (its contents "
+                            f"are checked against the model's fingerprint)")
         ds = self.ds = datasets.load(opts["data"], target=opts["target"], samples=opts["samples"],
                                      features=opts["features"], classes=opts["classes"],
                                      seed=opts["seed"], task=opts["task"],
@@ -190,8 +195,16 @@ class TrainRun:
                                      option_names=DATA_FLAGS)
         self.fingerprint = ds.fingerprint()
         if meta is not None and meta.get("fingerprint") != self.fingerprint:
+            if record.MOVED in opts:
+                raise DataError(f"--data {opts['data']}: its contents are not those of "
+                                f"{opts[record.MOVED]}, on which {self.args.resume} was trained "
+                                f"(the fingerprints differ); an exact resume needs the same data")
             raise DataError(f"{self.args.resume}: its data ({files.data_label(opts['data'])}) "
                             f"have changed since it was saved; an exact resume needs the same data")
+        if record.MOVED in opts and not self.quiet:
+            print(f"{PROG}: note: the data moved from {opts[record.MOVED]} to {opts['data']}; "
+                  f"their contents are the same (the model's fingerprint): resuming on them",
+                  file=sys.stderr)
         self.train_rows, self.held = datasets.split(ds, opts["validation_fraction"], opts["seed"],
                                                        option_names=DATA_FLAGS)
         if meta is None:
