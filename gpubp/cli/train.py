@@ -190,7 +190,8 @@ class TrainRun:
                             f"are checked against the model's fingerprint)")
         ds = self.ds = datasets.load(opts["data"], target=opts["target"], samples=opts["samples"],
                                      features=opts["features"], classes=opts["classes"],
-                                     seed=opts["seed"], task=opts["task"],
+                                     seed=opts["seed"], task=opts["task"] or (
+                                         "regression" if opts["loss"] == "poisson" else None),
                                      header=opts["header"], separator=opts["separator"],
                                      option_names=DATA_FLAGS)
         self.fingerprint = ds.fingerprint()
@@ -226,7 +227,9 @@ class TrainRun:
         if ds.task != "regression":
             self.y_mean = self.y_std = None
             return datasets.encode(ds.y, ds.classes, self.rows)
-        if meta is None:
+        if meta is None and self.opts["loss"] == "poisson":
+            self.y_mean, self.y_std = 0.0, 1.0  # counts keep their unit (and their sign)
+        elif meta is None:
             y = ds.y[self.train_rows]
             self.y_mean, self.y_std = float(y.mean()), float(y.std())
             self.y_std = self.y_std if self.y_std > 0 else 1.0
@@ -283,7 +286,7 @@ class TrainRun:
               f"output, {opts['loss']}; {opts['optimizer']} lr {opts['lr']:g}, batch "
               f"{opts['batch_size']}, on {net.device} ({net.dtype.name}){ranks.described(self.comm)}"
               f"{where}", flush=True)
-        if self.ds.task == "regression" and self.todo > 0:
+        if self.ds.task == "regression" and self.todo > 0 and (self.y_mean, self.y_std) != (0, 1):
             print(report.standardized_note(self.y_mean, self.y_std), flush=True)
         if self.stopped_early:
             print(f"{PROG}: {self.args.resume} stopped early at epoch "
@@ -413,13 +416,14 @@ def output_and_loss(task, output, loss):
     """The output activation and loss of a task, where not given."""
     default_output, default_loss = TASK_OUTPUT[task]
     if output is None:
-        output = {"bce": "sigmoid", "cross_entropy": "softmax"}.get(loss, default_output)
+        output = {"bce": "sigmoid", "cross_entropy": "softmax", "poisson": "exp"}.get(
+            loss, default_output)
     if loss is None:
         if output == default_output:
             loss = default_loss
         else:
-            loss = {"softmax": "cross_entropy", "sigmoid": "bce" if task != "regression" else "mse"
-                    }.get(output, "mse")
+            loss = {"softmax": "cross_entropy", "sigmoid": "bce" if task != "regression" else "mse",
+                    "exp": "poisson"}.get(output, "mse")
     if task == "regression" and output == "softmax":
         raise usage(TRAIN, "a softmax output is for classes; this data set is a regression (try "
                     "--output identity)")
