@@ -82,6 +82,14 @@ def test_a_history_entry_that_is_not_a_number_is_a_checkpoint_error(saved, bad):
         gpubp.load(path)
 
 
+@pytest.mark.parametrize("bad", [5, {}, {"a": 1.0}, "0.5"])
+def test_a_history_that_is_not_a_list_is_a_checkpoint_error(saved, bad):
+    _, path = saved
+    _edit_training(path, lambda t: t["history"].update(cost=bad))
+    with pytest.raises(CheckpointError, match=r"history\['cost'\] must be a list of numbers"):
+        gpubp.load(path)
+
+
 def test_a_history_of_ints_and_floats_loads_as_floats(saved):
     net, path = saved
     _edit_training(path, lambda t: t["history"].update(cost=[1, 0.5], val_cost=[2, 3]))
@@ -147,3 +155,16 @@ def test_a_stopped_epoch_order_of_unsigned_integers_is_one(stopped):
     net, path = stopped
     _rewrite_array(path, "order", net.training.order.astype(np.uint32))
     np.testing.assert_array_equal(gpubp.load(path).training.order, net.training.order)
+
+
+@pytest.mark.parametrize("name", ["PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"])
+def test_every_numpy_bit_generator_of_the_shuffling_survives_a_checkpoint(saved, name, tmp_path):
+    """The record writes a bit generator's state as JSON (its arrays as lists, its NumPy ints as
+    ints) and reads it back: the loaded shuffling draws what the saved one would have."""
+    net, _ = saved
+    net.training.rng = np.random.Generator(getattr(np.random, name)(7))
+    net.training.rng.random(3)  # not at its start
+    net.save(tmp_path / "g.ckpt")
+    rng = gpubp.load(tmp_path / "g.ckpt").training.rng
+    assert type(rng.bit_generator).__name__ == name
+    np.testing.assert_array_equal(rng.permutation(50), net.training.rng.permutation(50))
