@@ -226,3 +226,23 @@ def test_a_held_sigint_with_the_default_disposition_is_a_keyboard_interrupt():
             sys.exit(3)
     """)
     assert (r.returncode, r.stdout) == (3, "step done\nKeyboardInterrupt\n"), r.stderr
+
+
+def test_a_ctrl_c_during_a_step_stops_fit_right_after_that_step():
+    """Found missing by a mutation run of train.py: the signal held during a step is delivered
+    after that step's bookkeeping, not at the end of the epoch."""
+    from gpubp import optim
+
+    class Interrupting(optim.SGD):
+        def update(self, p, g, scratch=None):
+            super().update(p, g, scratch=scratch)
+            if self.t == 2:
+                signal.raise_signal(signal.SIGINT)  # a Ctrl-C inside the second step
+
+    X, Y = _data()
+    net = _net()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer=Interrupting(0.1))
+    state = net.training
+    assert state.epoch == 0 and state.mid_epoch and state.position == 16
+    assert state.optimizer.t == 2 and state.interrupted
