@@ -220,3 +220,5 @@ def test_parameters_that_overflow_in_the_last_step_are_named_alone(rng, watch):
             net.fit(X, Y, epochs=2, optimizer="sgd", lr=1e308, batch_size=16, **watch)
     assert (e.value.epoch, e.value.what) == (1, "the parameters are not finite")
     assert np.array_equal(net.params.flat, first)
+    # put back as before the epoch, not as a stopped fit: the next fit starts a fresh watch
+    assert not net.training.interrupted and not net.training.mid_epoch

@@ -126,7 +126,7 @@ def stopped(tmp_path):
     net = _net()
     calls = iter([False, True])
     net.fit(X, Y, epochs=1, batch_size=8, optimizer="adam", lr=0.05, stop=lambda: next(calls))
-    assert net.training.mid_epoch and net.training.position == 16
+    assert net.training.mid_epoch and net.training.position == 16 and net.training.interrupted
     path = tmp_path / "stopped.ckpt"
     net.save(path)
     return net, path
