@@ -462,6 +462,8 @@ def test_a_data_parallel_fit_checks_that_ranks_agree_and_starts_from_rank_0(case
         assert run.stdout.strip() == "same"
         return
     assert run.returncode != 0
-    # every rank raises it; one rank's exit may end the job before the other prints
-    assert "ConfigError: fit: the 2 ranks were given different" in run.stdout, run.stdout
-    assert words in run.stdout, run.stdout
+    # every rank raises it (or fit aborts the job with it, on stderr); one rank's exit may end
+    # the job before the other prints
+    out = run.stdout + run.stderr
+    assert "ConfigError: fit: the 2 ranks were given different" in out, out
+    assert words in out, out
