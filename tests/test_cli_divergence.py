@@ -203,3 +203,22 @@ def test_check_finite_false_trains_on_through_nan_as_scikit_learn_does(rng):
     assert not np.isfinite(net.params.flat).all()
     with pytest.raises(gpubp.errors.ArgumentTypeError, match="check_finite must be True or False"):
         net.fit(X, Y, epochs=1, check_finite="no")
+
+
+@pytest.mark.parametrize("watch", [dict(validation_data="same"), dict(patience=2)])
+def test_parameters_that_overflow_in_the_last_step_are_named_alone(rng, watch):
+    """Found missing by a mutation run of train.py. One batch per epoch: its cost (measured
+    before the update) is finite, the update overflows the parameters. The held-out / training
+    cost is not computed on them; the error names the parameters alone."""
+    net, X, Y = regression(rng, m=16)
+    Y = Y * 100  # gradients far above 1: lr * dW overflows
+    if watch.get("validation_data") == "same":
+        watch = dict(validation_data=(X, Y))
+    first = net.params.flat.copy()
+    with np.errstate(all="ignore"):
+        with pytest.raises(TrainingDiverged) as e:
+            net.fit(X, Y, epochs=2, optimizer="sgd", lr=1e308, batch_size=16, **watch)
+    assert (e.value.epoch, e.value.what) == (1, "the parameters are not finite")
+    assert np.array_equal(net.params.flat, first)
+    # put back as before the epoch, not as a stopped fit: the next fit starts a fresh watch
+    assert not net.training.interrupted and not net.training.mid_epoch

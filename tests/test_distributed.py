@@ -420,3 +420,50 @@ def test_a_stop_mid_epoch_on_ranks_resumes_on_ranks(tmp_path):
     h = straight.fit(X, Y, epochs=2, batch_size=8)
     np.testing.assert_allclose(got["cost"], h["cost"], rtol=1e-12)
     np.testing.assert_allclose(got["params"], straight.params.flat, rtol=1e-12, atol=1e-15)
+
+
+FIT_AGREE = """
+    import sys
+    import numpy as np
+    import gpubp
+    from mpi4py import MPI
+
+    rank = MPI.COMM_WORLD.Get_rank()
+    case = sys.argv[1]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 40))
+    Y = X[:1] * 2 - X[1:2]
+    if case == "data" and rank == 1:
+        X[2, 5] += 1e-3                                   # the same shape, one value off
+    lr = 0.02 if case == "lr" and rank == 1 else 0.01
+    # no seed: each rank draws its own initial parameters; fit starts all from rank 0's
+    net = gpubp.Network([3, 4, 1], output="identity", loss="mse", device="cpu")
+    try:
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=lr, comm="mpi")
+    except gpubp.GpubpError as e:
+        print(f"rank {rank}: {type(e).__name__}: {e}", flush=True)
+        sys.exit(3)
+    every = MPI.COMM_WORLD.gather(np.array(net.params.flat), root=0)
+    if rank == 0:
+        print("same" if all(np.array_equal(every[0], p) for p in every) else "differ", flush=True)
+"""
+
+
+@pytest.mark.parametrize("case, words", [("same", None), ("data", "data: rank 0 has"),
+                                         ("lr", "lr: rank 0 has 0.01, rank 1 has 0.02")])
+def test_a_data_parallel_fit_checks_that_ranks_agree_and_starts_from_rank_0(case, words,
+                                                                           tmp_path):
+    """Found missing by a mutation run of train.py: fit itself calls agree (other data or
+    another argument on one rank ends every rank) and broadcasts rank 0's parameters (networks
+    made without a seed differ on each rank before fit, and are the same after it)."""
+    run = mpiexec(2, FIT_AGREE, tmp_path, case, timeout=60)
+    if words is None:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == "same"
+        return
+    assert run.returncode != 0
+    # every rank raises it (or fit aborts the job with it, on stderr); one rank's exit may end
+    # the job before the other prints
+    out = run.stdout + run.stderr
+    assert "ConfigError: fit: the 2 ranks were given different" in out, out
+    assert words in out, out

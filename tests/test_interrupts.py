@@ -156,3 +156,93 @@ def test_a_ctrl_c_after_any_operation_of_fit_resumes_bit_for_bit():
         assert net.training.optimizer.t == straight.training.optimizer.t == 6
         assert net.training.history["cost"] == straight.training.history["cost"]
     assert interrupted > 200
+
+
+# ---- the held object's own state, and signals with the default disposition ---------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import textwrap  # noqa: E402
+
+
+def test_between_steps_a_signal_arrives_at_once_again():
+    """After release() the next signal (outside any step) is not held."""
+    with Held() as held:
+        held.hold()
+        held.release()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        assert held.pending is None
+
+
+def test_a_held_object_leaves_nothing_behind_and_can_be_used_again():
+    before = signal.getsignal(signal.SIGINT)
+    held = Held()
+    with pytest.raises(ValueError):
+        with held:
+            held.hold()
+            raise ValueError("a step that failed")   # no release()
+    assert (held.holding, held.installed, held.pending) == (False, False, None)
+    assert signal.getsignal(signal.SIGINT) is before
+    with held:                                       # used again: nothing held from before
+        assert held.installed
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+
+
+def _run_child(code):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ))
+
+
+def test_a_held_sigterm_with_the_default_disposition_ends_the_process_after_the_step():
+    r = _run_child("""
+        import os, signal
+        from gpubp.interrupts import Held
+        with Held(signal.SIGTERM) as held:
+            held.hold()
+            os.kill(os.getpid(), signal.SIGTERM)
+            print("step done", flush=True)
+            held.release()
+            print("not reached", flush=True)
+    """)
+    assert r.returncode == -signal.SIGTERM, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "step done\n"
+
+
+def test_a_held_sigint_with_the_default_disposition_is_a_keyboard_interrupt():
+    r = _run_child("""
+        import signal, sys
+        from gpubp.interrupts import Held
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            with Held() as held:
+                held.hold()
+                signal.raise_signal(signal.SIGINT)
+                print("step done", flush=True)
+                held.release()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+            sys.exit(3)
+    """)
+    assert (r.returncode, r.stdout) == (3, "step done\nKeyboardInterrupt\n"), r.stderr
+
+
+def test_a_ctrl_c_during_a_step_stops_fit_right_after_that_step():
+    """Found missing by a mutation run of train.py: the signal held during a step is delivered
+    after that step's bookkeeping, not at the end of the epoch."""
+    from gpubp import optim
+
+    class Interrupting(optim.SGD):
+        def update(self, p, g, scratch=None):
+            super().update(p, g, scratch=scratch)
+            if self.t == 2:
+                signal.raise_signal(signal.SIGINT)  # a Ctrl-C inside the second step
+
+    X, Y = _data()
+    net = _net()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer=Interrupting(0.1))
+    state = net.training
+    assert state.epoch == 0 and state.mid_epoch and state.position == 16
+    assert state.optimizer.t == 2 and state.interrupted

@@ -391,3 +391,63 @@ def test_bind_checks_the_count_and_the_shapes_of_the_state():
     v = np.array([0.5, 0.25])
     opt.bind(p, [v])
     assert opt.state[0][0] is not v and np.array_equal(opt.state[0][0], v)  # a copy
+
+
+# ---- found missing by a mutation run of gpubp/optim.py ------------------------------------------
+
+@pytest.mark.parametrize("make, words", [
+    (lambda v: optim.SGD(v), "lr must be a number; got lr="),
+    (lambda v: optim.Momentum(0.1, mu=v), "mu must be a number; got mu="),
+    (lambda v: optim.Adam(0.1, beta1=v), "beta1 must be a number; got beta1="),
+])
+@pytest.mark.parametrize("value", [True, "0.5", None, [0.5]])
+def test_a_hyperparameter_that_is_not_a_number_is_an_argument_type_error(make, words, value):
+    from gpubp.errors import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError, match=f"{words}{value!r}".replace("[", r"\[")):
+        make(value)
+
+
+def test_numpy_numbers_are_hyperparameters_kept_as_floats():
+    opt = optim.Momentum(np.float32(0.5), mu=np.int64(0))
+    assert (opt.lr, opt.mu) == (0.5, 0.0) and type(opt.lr) is float and type(opt.mu) is float
+
+
+def test_a_bound_optimizer_refuses_another_networks_flat_buffer():
+    """Its moments belong to the buffer it first stepped: another buffer (of the same layout)
+    is an error, not an update with the wrong moments."""
+    from gpubp.errors import GpubpError
+
+    p, q, g = _flat([1.0, 2.0]), _flat([1.0, 2.0]), _flat([0.5, 0.5])
+    opt = optim.Adam(0.125)
+    opt.step(p, g)
+    with pytest.raises(GpubpError, match="holds the state of other parameters"):
+        opt.step(q, g)
+    assert opt.t == 1 and np.array_equal(q.flat, [1.0, 2.0])
+
+
+def test_reset_forgets_the_step_count_and_the_moments_and_binds_afresh():
+    p, q, g = _flat([1.0, 2.0]), _flat([1.0, 2.0]), _flat([0.5, -4.0])
+    opt = optim.Adam(0.125, beta1=0.5, beta2=0.75)
+    for _ in range(3):
+        opt.step(p, g)
+    opt.reset()
+    assert (opt.t, opt.params, opt.state) == (0, None, None)
+    assert (opt.lr, opt.beta1, opt.beta2) == (0.125, 0.5, 0.75)
+    opt.step(q, g)  # another buffer: bound afresh; its first step again moves each weight by lr
+    assert opt.t == 1 and opt.params[0] is q.flat
+    np.testing.assert_allclose(q.flat, [1.0 - 0.125, 2.0 + 0.125], rtol=1e-7)
+
+
+def test_an_optimizers_repr_names_its_kind_and_rate():
+    assert [repr(c(0.5)) for c in (optim.SGD, optim.Momentum, optim.Adam)] == [
+        "sgd(lr=0.5)", "momentum(lr=0.5)", "adam(lr=0.5)"]
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-8, math.inf, math.nan])
+def test_adam_needs_a_finite_positive_eps(eps):
+    from gpubp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"a finite eps > 0; got .*eps=" + str(eps)):
+        optim.Adam(0.1, eps=eps)
+    assert optim.Adam(0.1, eps=5e-324).eps == 5e-324  # the smallest positive one is allowed

@@ -358,3 +358,21 @@ def test_a_stop_at_the_end_of_an_epoch_keeps_the_early_stopping_watch(rng):
     split.fit(X, Y, epochs=30 - 3, **kw)
     assert split.training.history["val_cost"] == h["val_cost"]
     assert _same_params(once, split)
+
+
+def test_a_fit_with_another_optimizer_makes_it_the_networks_own():
+    """Found missing by a mutation run of train.py: the training state keeps the optimizer of
+    the last fit (the next fit of that kind continues it; a checkpoint records it)."""
+    rng = np.random.default_rng(0)
+    X, Y = blobs(rng, m=32)
+    net = gpubp.Network([2, 4, 1], activation="tanh", dtype="float64", device="cpu", seed=0)
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer="adam", lr=0.01)
+    assert type(net.training.optimizer) is gpubp.optim.Adam and net.training.optimizer.t == 4
+    net.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=0.1)
+    sgd = net.training.optimizer
+    assert type(sgd) is gpubp.optim.SGD and (sgd.lr, sgd.t) == (0.1, 8)
+    mine = gpubp.optim.Momentum(0.05)
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer=mine)
+    assert net.training.optimizer is mine and mine.t == 4
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer="momentum")  # the same kind: it goes on
+    assert net.training.optimizer is mine and mine.t == 8
