@@ -123,6 +123,14 @@ def test_errors_name_the_file_and_line(tmp_path):
         table.read(str(tmp_path / "b.csv"))
 
 
+def test_an_unreadable_row_is_named_by_its_first_line(tmp_path):
+    huge = "x" * 140_000  # over the csv module's field limit
+    with pytest.raises(DataError, match=r"t.csv: line 3 is not readable CSV \(field larger"):
+        read(tmp_path, f"a,b\n1,2\n{huge},3\n4,5\n", separator=",")
+    with pytest.raises(DataError, match=r"t.csv: line 4 is not readable CSV"):
+        read(tmp_path, f'a,b\n1,2\n\n"a\nb{huge}",3\n4,5\n', separator=",")
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("a,b\n1,2\n".encode("utf-8-sig"))
