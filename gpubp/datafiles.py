@@ -190,9 +190,10 @@ def _npz_locate(key, target=None):
 
 def _npz_arrays(path):
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise DataError(f"{path}: a single .npy array, not an .npz of named arrays")
+        f = np.load(path, allow_pickle=False)  # an .npy: an array, read and closed already
+        if not hasattr(f, "files"):
+            raise DataError(f"{path}: a single .npy array, not an .npz of named arrays")
+        with f:
             out = {}
             for k in f.files:
                 try:

@@ -123,7 +123,7 @@ def _split(path, text, separator):
                 rows.append(cells)
                 lines.append(start)
     except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num + 1} is not readable CSV ({e})") from None
+        raise DataError(f"{path}: line {end + 1} is not readable CSV ({e})") from None  # its start
     return rows, lines
 
 
