@@ -27,28 +27,36 @@ class Held:
         self.pending = None
         self.previous = None
         self.installed = False
+        self.closing = False
 
     def __enter__(self):
+        # the handler is installed by the first hold(), inside the with block, so that a signal
+        # at any moment after it is installed ends in __exit__, which puts the old one back
         if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(self.signum)
-            if previous is not None:  # None: a handler set outside Python, left as it is
-                self.previous = previous
-                signal.signal(self.signum, self._handle)
-                self.installed = True
+            self.previous = signal.getsignal(self.signum)  # None: set outside Python, left alone
         return self
 
     def __exit__(self, *exc):
-        self.holding = False
-        if self.installed:
-            signal.signal(self.signum, self.previous)
-            self.installed = False
+        self.closing = True  # a signal from here on is held, so the handler is always restored
+        try:
+            self._restore()
+        finally:
+            self.holding = self.closing = False
         pending, self.pending = self.pending, None
         if pending is not None and exc[0] is None:
             self._deliver(*pending)
         return False
 
+    def _restore(self):
+        if self.installed:
+            signal.signal(self.signum, self.previous)
+            self.installed = False
+
     def hold(self):
         self.holding = True
+        if not self.installed and self.previous is not None:
+            self.installed = True
+            signal.signal(self.signum, self._handle)
 
     def release(self):
         self.holding = False
@@ -57,10 +65,14 @@ class Held:
             self._deliver(*pending)
 
     def _handle(self, signum, frame):
-        if self.holding and self.pending is None:
+        if (self.holding or self.closing) and self.pending is None:
             self.pending = (signum, frame)
             return
-        self._deliver(signum, frame)  # outside a step, or a second signal: at once
+        # outside a step, or a second signal: at once, with the old handler put back first (what
+        # it raises may leave the with block at any point, even before __exit__'s first line;
+        # the next hold() installs this one again)
+        self._restore()
+        self._deliver(signum, frame)
 
     def _deliver(self, signum, frame):
         previous = self.previous

@@ -185,7 +185,9 @@ def test_a_held_object_leaves_nothing_behind_and_can_be_used_again():
     assert (held.holding, held.installed, held.pending) == (False, False, None)
     assert signal.getsignal(signal.SIGINT) is before
     with held:                                       # used again: nothing held from before
-        assert held.installed
+        held.hold()                                  # (the first hold installs the handler)
+        assert held.installed and held.pending is None
+        held.release()
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
 
@@ -246,3 +248,31 @@ def test_a_ctrl_c_during_a_step_stops_fit_right_after_that_step():
     state = net.training
     assert state.epoch == 0 and state.mid_epoch and state.position == 16
     assert state.optimizer.t == 2 and state.interrupted
+
+
+def test_a_signal_at_any_moment_of_entering_or_leaving_leaves_the_previous_handler():
+    """A SIGINT after each operation of ``with Held(): hold(); release()``, entering and
+    leaving included: whatever it interrupts, the handler that was there before is back."""
+    before = signal.getsignal(signal.SIGINT)
+
+    def block():
+        with Held() as held:
+            held.hold()
+            held.release()
+
+    counter = _SignalAt(-1)
+    sys.setprofile(counter)
+    try:
+        block()
+    finally:
+        sys.setprofile(None)
+    assert counter.seen > 10
+    for n in range(1, counter.seen):  # (the last event is the call that ends the profile)
+        sys.setprofile(_SignalAt(n))
+        try:
+            block()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.setprofile(None)
+        assert signal.getsignal(signal.SIGINT) is before, f"event {n}"
