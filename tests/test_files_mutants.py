@@ -67,7 +67,7 @@ def test_same_file(tmp_path):
     # neither exists yet: the resolved names decide
     assert files.same_file(str(tmp_path / "n.csv"), str(tmp_path / "." / "n.csv"))
     assert not files.same_file(str(tmp_path / "n.csv"), str(tmp_path / "m.csv"))
-    assert not files.same_file(None, str(a)) and not files.same_file(str(a), None)
+    assert files.same_file(None, str(a)) is False and files.same_file(str(a), None) is False
 
 
 def test_check_not_an_input(tmp_path):
@@ -86,9 +86,9 @@ def test_is_model(tmp_path):
     assert files.is_model(str(tmp_path / "m.npz"))
     np.savez(tmp_path / "plain.npz", a=np.zeros(2))
     (tmp_path / "t.txt").write_text("hello")
-    assert not files.is_model(str(tmp_path / "plain.npz"))
-    assert not files.is_model(str(tmp_path / "t.txt"))
-    assert not files.is_model(str(tmp_path / "none.npz"))
+    assert files.is_model(str(tmp_path / "plain.npz")) is False  # a bool, as the docstring says
+    assert files.is_model(str(tmp_path / "t.txt")) is False
+    assert files.is_model(str(tmp_path / "none.npz")) is False
 
 
 @pytest.mark.parametrize("head, picture", [
@@ -114,8 +114,8 @@ def test_starts_with_line(tmp_path):
     assert not files.starts_with_line(str(path), "prediction")
     assert not files.starts_with_line(str(path), "1,0.5")
     path.write_bytes(b"\xff\xfe\x81")
-    assert not files.starts_with_line(str(path), "prediction,p0")
-    assert not files.starts_with_line(str(tmp_path / "none.csv"), "")
+    assert files.starts_with_line(str(path), "prediction,p0") is False
+    assert files.starts_with_line(str(tmp_path / "none.csv"), "") is False
 
 
 def test_check_replaceable(tmp_path):

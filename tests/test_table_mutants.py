@@ -59,6 +59,7 @@ def test_the_header_told_is_taken(tmp_path):
     (",b\n,y\n", False),                   # an empty first cell and words below: data
     ("a,b\n,y\n", False),                  # nothing below a: no evidence
     ("a,b\n1\n", True),                    # a short row: the column is read where it exists
+    ("a,b\nx\n", False),                   # a short row: no cell below b, no evidence
     ("a,b\n1,y\nx,3\n", False),            # a word below each: label columns
 ])
 def test_the_header_is_told_from_the_rows(tmp_path, text, header):
