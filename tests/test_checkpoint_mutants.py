@@ -98,3 +98,104 @@ def test_text_of_exactly_the_most_characters_passes_the_length_check(chars, word
         {"descr": f"<U{chars}", "fortran_order": False, "shape": ()}), zipfile.ZIP_STORED)])
     with checkpoint.Reader(path) as r, pytest.raises(CheckpointError, match=words):
         r.header("metadata")
+
+
+# ---- the zip directory -------------------------------------------------------------------------
+
+def deflated(tmp_path, n=4096):
+    """A checkpoint whose 'params' entry (n zero bytes of data) is deflated: it compresses well."""
+    return zip_of(tmp_path / "a.npz", [("params.npy", _bytes(np.zeros(n, np.uint8)),
+                                        zipfile.ZIP_DEFLATED)])
+
+
+def test_a_deflated_entry_may_expand_up_to_the_ratio_and_no_more(tmp_path):
+    path = deflated(tmp_path)
+    _, packed = central(path, "params", COMPRESS_SIZE)
+    most = checkpoint.MAX_RATIO * packed + 2 ** 16
+    set_central(path, "params", FILE_SIZE, most)
+    checkpoint.Reader(path).close()  # the directory passes (the entry is not read)
+    set_central(path, "params", FILE_SIZE, most + 1)
+    with pytest.raises(CheckpointError, match=rf"entry 'params' says it holds {most + 1} bytes in "
+                                              rf"{packed} of a \d+-byte file"):
+        checkpoint.Reader(path)
+
+
+def test_a_stored_entry_smaller_in_the_directory_than_stored_is_refused(tmp_path):
+    path = write(tmp_path / "a.npz", params=np.zeros(10, np.float32))
+    _, size = central(path, "params", FILE_SIZE)
+    set_central(path, "params", FILE_SIZE, size - 1)  # no ratio, no overrun: only stored != size
+    with pytest.raises(CheckpointError, match=rf"entry 'params' says it holds {size - 1} bytes"):
+        checkpoint.Reader(path)
+
+
+def test_an_entry_that_runs_past_the_end_of_the_file_is_refused(tmp_path):
+    path = deflated(tmp_path)
+    total = path.stat().st_size
+    _, offset = central(path, "params", 42)  # the local header's offset
+    set_central(path, "params", COMPRESS_SIZE, total - offset)  # ends exactly at the file's end
+    checkpoint.Reader(path).close()
+    set_central(path, "params", COMPRESS_SIZE, total - offset + 1)  # one byte past it
+    with pytest.raises(CheckpointError, match=rf"entry 'params' says it holds \d+ bytes in "
+                                              rf"{total - offset + 1} of a {total}-byte file"):
+        checkpoint.Reader(path)
+
+
+# ---- the .npy header ---------------------------------------------------------------------------
+
+def test_fortran_order_matters_only_for_two_or_more_dimensions(tmp_path):
+    data = np.arange(6, dtype="<f8").tobytes()
+    path = zip_of(tmp_path / "a.npz", [
+        ("params.npy", npy({"descr": "<f8", "fortran_order": True, "shape": (6,)}, data), 0),
+        ("order.npy", npy({"descr": "<f8", "fortran_order": True, "shape": (2, 3)}, data), 0),
+        ("dtype.npy", npy({"descr": "<f8", "fortran_order": False, "shape": (2, 3)}, data), 0)])
+    with checkpoint.Reader(path) as r:
+        assert r.header("params") == ((6,), np.dtype("<f8"))
+        np.testing.assert_array_equal(r.array("params"), np.arange(6.0))
+        assert r.header("dtype") == ((2, 3), np.dtype("<f8"))
+        with pytest.raises(CheckpointError, match=r"entry 'order' is in Fortran order; gpubp "
+                                                  r"writes C order"):
+            r.header("order")
+
+
+def test_a_version_2_npy_header_is_read(tmp_path):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_2_0(buf, {"descr": "<f4", "fortran_order": False,
+                                               "shape": (3,)})
+    buf.write(np.ones(3, "<f4").tobytes())
+    path = zip_of(tmp_path / "a.npz", [("params.npy", buf.getvalue(), 0)])
+    with checkpoint.Reader(path) as r:
+        np.testing.assert_array_equal(r.array("params"), np.ones(3, np.float32))
+
+
+# ---- reading an entry --------------------------------------------------------------------------
+
+def test_array_lets_nan_through_unless_asked_for_finite_values(tmp_path):
+    a = np.array([1.0, np.nan, np.inf])
+    path = write(tmp_path / "a.npz", params=a, order=np.array([1, 2]))
+    with checkpoint.Reader(path) as r:
+        np.testing.assert_array_equal(r.array("params"), a)  # finite=False by default
+        with pytest.raises(CheckpointError, match=r"'params' holds 2 NaN or inf value\(s\)"):
+            r.array("params", finite=True)
+        np.testing.assert_array_equal(r.array("order", finite=True), [1, 2])  # not a float
+    with checkpoint.Reader(path, allow_nonfinite=True) as r:
+        np.testing.assert_array_equal(r.array("params", finite=True), a)
+
+
+@pytest.mark.parametrize("entry, words", [
+    (np.zeros(3, np.complex64), r"entry 'params' has dtype complex64"),
+    (np.zeros(3, ">f4"), r"entry 'params' is stored big-endian"),
+])
+def test_array_checks_the_header_itself(entry, words, tmp_path):
+    """array() with no header() before it: the header's checks still run."""
+    with checkpoint.Reader(write(tmp_path / "a.npz", params=entry)) as r, \
+            pytest.raises(CheckpointError, match=words):
+        r.array("params")
+
+
+def test_array_checks_the_size_in_the_directory(tmp_path):
+    path = zip_of(tmp_path / "a.npz", [("params.npy", npy(
+        {"descr": "<f4", "fortran_order": False, "shape": (10 ** 6,)}, b"\0" * 40), 0)])
+    with checkpoint.Reader(path) as r, pytest.raises(
+            CheckpointError, match=r"entry 'params' is \d+ bytes in the zip directory but its "
+                                   r"header says float32 of shape \(1000000,\)"):
+        r.array("params")
