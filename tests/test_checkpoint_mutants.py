@@ -3,6 +3,8 @@ boundaries (the version entry's shape and kind, the text length, the zip directo
 .npy header's order), each check on its own, and what a good file still passes."""
 
 import io
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -199,3 +201,83 @@ def test_array_checks_the_size_in_the_directory(tmp_path):
             CheckpointError, match=r"entry 'params' is \d+ bytes in the zip directory but its "
                                    r"header says float32 of shape \(1000000,\)"):
         r.array("params")
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+def test_write_refuses_nan_by_default(tmp_path):
+    with pytest.raises(CheckpointError, match=r"cannot save .*'params' holds 1 NaN or inf"):
+        checkpoint.write(tmp_path / "a", {"params": np.array([1.0, np.nan])})
+    assert list(tmp_path.iterdir()) == []
+    checkpoint.write(tmp_path / "a", {"params": np.array([1.0, np.nan])}, allow_nonfinite=True)
+    with checkpoint.Reader(tmp_path / "a", allow_nonfinite=True) as r:
+        assert np.isnan(r.array("params", finite=True)[1])
+
+
+def test_a_fortran_ordered_array_is_written_in_c_order(tmp_path):
+    a = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    checkpoint.write(tmp_path / "a", {"params": a})
+    with checkpoint.Reader(tmp_path / "a") as r:  # the reader refuses Fortran order
+        np.testing.assert_array_equal(r.array("params"), np.arange(6.0).reshape(2, 3))
+
+
+def test_a_new_file_has_the_mode_the_umask_gives(tmp_path):
+    old = os.umask(0o022)
+    try:
+        checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a").st_mode) == 0o644
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_write_fsyncs_the_file_then_the_folder_and_closes_what_it_opened(tmp_path, monkeypatch):
+    synced, fsync = [], os.fsync
+
+    def record(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fsync", record)
+    checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
+    monkeypatch.undo()
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert len(synced) == 2 and synced[1] == str(tmp_path)
+    assert os.path.dirname(synced[0]) == str(tmp_path)
+    assert os.path.basename(synced[0]).startswith(f".a.{os.getpid()}-")
+
+
+def stale_tmp(folder, pid):
+    p = folder / f".a.{pid}-0123456789ab.tmp"
+    p.write_bytes(b"PK\x03\x04 half a zip")
+    return p
+
+
+def test_a_save_keeps_the_temporaries_of_its_own_process(tmp_path):
+    own = stale_tmp(tmp_path, os.getpid())  # another thread's save in progress
+    checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
+    assert own.exists()
+
+
+def test_a_save_keeps_a_temporary_whose_process_it_cannot_ask_about(tmp_path, monkeypatch):
+    os_kill = os.kill
+    huge = stale_tmp(tmp_path, 10 ** 30)  # os.kill: OverflowError
+    other = stale_tmp(tmp_path, 12345)
+
+    def kill(pid, sig):
+        assert sig == 0, "a check must send no signal"
+        raise PermissionError("someone else's")
+
+    monkeypatch.setattr(os, "kill", kill)
+    checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
+    assert huge.exists() and other.exists()
+
+    def ended(pid, sig):  # 12345 has ended; 10 ** 30 still cannot be asked about
+        if pid == 12345:
+            raise ProcessLookupError(pid)
+        return os_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", ended)
+    checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
+    assert huge.exists() and not other.exists()
