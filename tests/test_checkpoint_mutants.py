@@ -281,3 +281,36 @@ def test_a_save_keeps_a_temporary_whose_process_it_cannot_ask_about(tmp_path, mo
     monkeypatch.setattr(os, "kill", ended)
     checkpoint.write(tmp_path / "a", {"params": np.zeros(2)})
     assert huge.exists() and not other.exists()
+
+
+class _PathLike:
+    """A path that is only os.PathLike (its str() is not the path)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_write_names_a_path_like_by_its_path(tmp_path):
+    with pytest.raises(CheckpointError, match=rf"cannot save to {tmp_path}: it is a folder"):
+        checkpoint.write(_PathLike(tmp_path), {"params": np.zeros(2)})
+    with pytest.raises(CheckpointError, match=rf"cannot save {tmp_path / 'a'}: 'params' holds"):
+        checkpoint.write(_PathLike(tmp_path / "a"), {"params": np.array([np.inf])})
+
+
+@pytest.mark.parametrize("key", ["extra", "optimizer_state_8", "optimizer_state_01"])
+def test_write_refuses_an_unknown_entry_and_writes_nothing(key, tmp_path):
+    with pytest.raises(CheckpointError, match=rf"a\.npz: unknown entry '{key}'"):
+        checkpoint.write(tmp_path / "a.npz", {"params": np.zeros(2), key: np.zeros(2)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_takes_lists_and_numbers(tmp_path):
+    checkpoint.write(tmp_path / "a", {"params": [1.5, 2.5], "order": [2, 0, 1],
+                                      "dtype": "float64"})
+    with checkpoint.Reader(tmp_path / "a") as r:
+        np.testing.assert_array_equal(r.flat("params", 2, np.float64, "the parameters"), [1.5, 2.5])
+        np.testing.assert_array_equal(r.array("order"), [2, 0, 1])
+        assert r.string("dtype") == "float64"
