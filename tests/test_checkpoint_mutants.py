@@ -232,10 +232,11 @@ def test_a_new_file_has_the_mode_the_umask_gives(tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_write_fsyncs_the_file_then_the_folder_and_closes_what_it_opened(tmp_path, monkeypatch):
-    synced, fsync = [], os.fsync
+    synced, sizes, fsync = [], [], os.fsync
 
     def record(fd):
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        sizes.append(os.fstat(fd).st_size)  # what is on disk when it is synced
         fsync(fd)
 
     before = len(os.listdir("/proc/self/fd"))
@@ -246,6 +247,7 @@ def test_write_fsyncs_the_file_then_the_folder_and_closes_what_it_opened(tmp_pat
     assert len(synced) == 2 and synced[1] == str(tmp_path)
     assert os.path.dirname(synced[0]) == str(tmp_path)
     assert os.path.basename(synced[0]).startswith(f".a.{os.getpid()}-")
+    assert sizes[0] == os.path.getsize(tmp_path / "a")  # flushed before the fsync
 
 
 def stale_tmp(folder, pid):
