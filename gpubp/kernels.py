@@ -244,7 +244,10 @@ def fused_passes(array):
 def apart(out, *inputs, scratch=None):
     """Where a twin computes before its last step: ``out`` itself, or, where ``out`` shares memory
     with one of ``inputs`` (an aliased call), ``scratch`` (if it shares none) or a new array."""
-    if not any(type(x) is np.ndarray and np.may_share_memory(out, x) for x in inputs):
+    for x in inputs:  # (a loop, not any() over a generator: this runs at every twin's call)
+        if type(x) is np.ndarray and np.may_share_memory(out, x):
+            break
+    else:
         return out
     if scratch is not None and not any(type(x) is np.ndarray and np.may_share_memory(scratch, x)
                                        for x in (out, *inputs)):
@@ -254,8 +257,9 @@ def apart(out, *inputs, scratch=None):
 
 def unshared(x, *outputs):
     """``x``, or a copy of it where it shares memory with one of ``outputs`` (an aliased call)."""
-    if any(np.may_share_memory(x, o) for o in outputs):
-        return x.copy()
+    for o in outputs:
+        if np.may_share_memory(x, o):
+            return x.copy()
     return x
 
 
