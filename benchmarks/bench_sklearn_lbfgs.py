@@ -16,9 +16,7 @@ test accuracy, ``n_iter_`` and ``loss_`` (the same path gives the same numbers).
 """
 
 import argparse
-import datetime
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,33 +24,16 @@ import warnings
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench_sklearn_digits
+
 
 def machine():
-    """Comment lines naming the machine and the versions."""
+    """Comment lines naming the machine, the versions and the BLAS (bench_sklearn_digits.py's),
+    with SciPy's version and the load at the start."""
     import scipy
-    import sklearn
+    from bench_sklearn_digits import machine as described
 
-    lines = [f"# {datetime.date.today()}  {platform.node()}  {platform.machine()}  "
-             f"{os.cpu_count()} logical CPUs",
-             f"# python {platform.python_version()}; numpy {np.__version__}; scipy "
-             f"{scipy.__version__}; scikit-learn {sklearn.__version__}; gpubp device cpu"]
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f
-                          if ln.startswith("model name")), None)
-        if model:
-            lines.append(f"# cpu: {model}")
-    except OSError:
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-        lines += [f"# {p.get('user_api')}: {p.get('internal_api')} {p.get('version')} "
-                  f"threads={p.get('num_threads')}" for p in threadpool_info()]
-    except ImportError:
-        lines.append("# threadpoolctl not installed: BLAS unknown")
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
-    lines.append("# env: " + (" ".join(f"{k}={v}" for k, v in sorted(env.items())) or
-                              "no OPENBLAS_*/OMP_*/MKL_* variables"))
+    lines = described() + [f"# scipy {scipy.__version__}"]
     try:
         lines.append(f"# load average at the start: {os.getloadavg()[0]:.2f}")
     except OSError:

@@ -2,7 +2,7 @@
 
 This module knows the file, not the models: each class writes and reads its own record
 (:meth:`gpubp.graph.Graph.spec` / ``from_spec``, :meth:`gpubp.optim.Optimizer.record` /
-:func:`gpubp.optim.restore`, :meth:`gpubp.state.TrainingState.record` / ``restore``), and
+:meth:`gpubp.optim.Optimizer.restore`, :meth:`gpubp.state.TrainingState.record` / ``restore``), and
 :func:`gpubp.saving.save` / :func:`gpubp.saving.load` put the records into entries and back.
 
 The file is a NumPy ``.npz`` (a zip of ``.npy`` arrays, written by ``np.savez``, read without

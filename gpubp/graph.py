@@ -33,6 +33,7 @@ building, the checks of data at its edge and its plans; the pieces of its equati
 """
 
 import collections
+import math
 import copy as _copy
 import difflib
 import inspect
@@ -580,7 +581,8 @@ class Graph:
     @classmethod
     def spec_counts(cls, spec, f):
         """``(parameters, nodes)`` that ``spec`` builds, computed without building it."""
-        P = sum(int(np.prod(specs.listed_shape(p, f))) for p in f.get(spec, "params", list))
+        # math.prod: Python ints, where np.prod would wrap around to 0 for a shape of 2^64 entries
+        P = sum(math.prod(specs.listed_shape(p, f)) for p in f.get(spec, "params", list))
         nodes = len(f.get(spec, "inputs", list)) + len(f.get(spec, "layers", list))
         return specs.within_caps(P, nodes, f)
 

@@ -245,11 +245,11 @@ def apart(out, *inputs, scratch=None):
     """Where a twin computes before its last step: ``out`` itself, or, where ``out`` shares memory
     with one of ``inputs`` (an aliased call), ``scratch`` (if it shares none) or a new array."""
     for x in inputs:  # (a loop, not any() over a generator: this runs at every twin's call)
-        if type(x) is np.ndarray and np.may_share_memory(out, x):
+        if isinstance(x, np.ndarray) and np.may_share_memory(out, x):  # subclasses too
             break
     else:
         return out
-    if scratch is not None and not any(type(x) is np.ndarray and np.may_share_memory(scratch, x)
+    if scratch is not None and not any(isinstance(x, np.ndarray) and np.may_share_memory(scratch, x)
                                        for x in (out, *inputs)):
         return scratch
     return np.empty_like(out)

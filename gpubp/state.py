@@ -7,6 +7,8 @@ batches, and early stopping's watch. It writes and reads its own record
 so that a checkpoint holds all of it and a resumed run equals an uninterrupted one.
 """
 
+import math
+
 import numpy as np
 
 from . import backend, optim
@@ -134,6 +136,8 @@ class TrainingState:
         if watch is not None:
             best = f.get(watch, "best", (int, float), optional=True)
             state.best = np.inf if best is None else float(best)
+            if math.isnan(state.best):  # record writes a number or null; below NaN no cost compares
+                raise f.error("watch.best must be a number or null; got NaN")
             state.waited = f.count(watch, "waited", least=0)
             state.interrupted = f.get(watch, "interrupted", bool, optional=True) or False
             if "best_params" in reader:

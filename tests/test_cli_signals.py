@@ -143,6 +143,18 @@ def test_a_signal_while_drawing_finishes_the_drawing_and_says_so(tmp_path):
     assert out.splitlines()[-2:] == ["model: m.npz", "loss curve: loss.png"]
 
 
+def test_a_second_signal_after_the_save_says_the_model_is_saved(tmp_path):
+    """Two signals while the loss curve is drawn (the model already written): the second stops at
+    once, and the line says the model was saved (never "nothing was saved")."""
+    code, out, err, _ = signalled(tmp_path, "drawing", [signal.SIGTERM, signal.SIGINT], *SMALL,
+                                  "--epochs", "2", "--save", "m.npz", "--plot", "loss.png",
+                                  seconds=8)
+    assert code == 130, err
+    assert err.splitlines() == ["gpubp: SIGTERM then SIGINT: saved m.npz; stopped at once"]
+    assert gpubp.load(tmp_path / "m.npz").training.epoch == 2
+    assert temporaries(tmp_path) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_before_training_writes_nothing(tmp_path, sig):
     code, out, err, seconds = signalled(tmp_path, "setup", [sig], *SMALL, "--save", "m.npz",

@@ -78,3 +78,11 @@ def test_a_parameter_of_another_role_or_a_wide_bias_is_refused(index, role, shap
 def test_an_output_that_is_not_a_layer_is_refused(output):
     with pytest.raises(CheckpointError, match=f"^architecture: output {output!r} is not a layer$"):
         rebuild(lambda s: s.update(outputs=[output]))
+
+
+def test_a_listed_shape_too_big_for_int64_is_counted_not_wrapped():
+    """2^33 x 2^31 = 2^64 entries: counted exactly (np.prod would wrap to 0 and pass the cap)."""
+    spec = small().spec()
+    spec["params"][0]["shape"] = [2 ** 33, 2 ** 31]
+    with pytest.raises(CheckpointError, match=r"the model has 1844674407370955\d+ parameters"):
+        gpubp.Graph.spec_counts(spec, Fields("architecture"))

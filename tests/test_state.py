@@ -168,3 +168,34 @@ def test_every_numpy_bit_generator_of_the_shuffling_survives_a_checkpoint(saved,
     rng = gpubp.load(tmp_path / "g.ckpt").training.rng
     assert type(rng.bit_generator).__name__ == name
     np.testing.assert_array_equal(rng.permutation(50), net.training.rng.permutation(50))
+
+
+def test_a_nan_best_in_the_watch_is_refused(tmp_path):
+    """record() writes the watch's best as a number or null; a file that says NaN would leave
+    early stopping unable to record a best again (nothing compares below NaN)."""
+    import json
+    import zipfile
+
+    import gpubp
+    from gpubp.errors import CheckpointError
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(3, 20)), rng.uniform(size=(1, 20))
+    net = gpubp.Network([3, 4, 1], device="cpu", seed=0)
+    net.fit(X, Y, epochs=2, patience=5)
+    good = tmp_path / "good.npz"
+    net.save(good)
+    with zipfile.ZipFile(good) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    record = json.loads(np.load(good)["training"].item())
+    record["watch"]["best"] = float("nan")
+    import io
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps(record)))
+    entries["training.npy"] = buf.getvalue()
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, data in entries.items():
+            z.writestr(n, data)
+    gpubp.load(good)
+    with pytest.raises(CheckpointError, match="watch.best must be a number or null; got NaN"):
+        gpubp.load(bad)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend, datasets, saving
 from ..errors import CheckpointError, DataError, GpubpError
-from . import about, files, record
+from . import about, files, record, report
 from .options import DATA_FLAGS, PROG
 
 
@@ -41,8 +41,8 @@ def cmd_predict(args):
                                 lambda path: files.starts_with_line(path, first),
                                 f"a predictions file of this model (first line {first!r})",
                                 args.force)
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
+        # atomic: an interrupted write leaves the old predictions file whole
+        report.write_atomic(args.output, lambda f: f.write(text.encode("utf-8")))
         print(f"{PROG}: wrote {X.shape[0]} {'probabilities' if args.proba else 'predictions'} "
               f"to {args.output}")
     else:

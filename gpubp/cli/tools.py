@@ -23,9 +23,19 @@ def network_from(args, command, **kw):
     if isinstance(act, list) and len(act) != L - 1:
         raise usage(command, f"--activation lists {len(act)} names; --sizes {show(sizes)} has "
                     f"{L - 1} hidden layer{'s' if L != 2 else ''}")
-    loss = args.loss or {"softmax": "cross_entropy", "sigmoid": "bce"}.get(args.output, "mse")
+    loss = args.loss or default_loss(args.output)
     return gpubp.Network(sizes, activation=act, output=args.output, loss=loss, dtype="float64",
                          seed=args.seed, **kw)
+
+
+def default_loss(output):
+    """The loss whose canonical output is ``output`` (softmax: cross_entropy, sigmoid: bce,
+    exp: poisson, as each loss declares), else mse."""
+    from .. import losses
+
+    paired = {cls.canonical: name for name, cls in losses.LOSSES.items()
+              if cls.canonical not in (None, "identity")}
+    return paired.get(output, "mse")
 
 
 def random_data(net, m, seed):
@@ -38,8 +48,8 @@ def random_data(net, m, seed):
         Y /= Y.sum(axis=0, keepdims=True)
     elif loss == "bce":
         Y = rng.uniform(0, 1, (n_out, m))
-    else:
-        Y = rng.normal(size=(n_out, m))
+    else:  # normal values for the squared errors; what the loss declares valid otherwise
+        Y = net.loss.sample_targets(rng, n_out, m)
     return X, Y
 
 

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from .. import backend, datasets, optim, saving
+from .. import backend, datasets, losses, optim, saving
 from ..errors import CheckpointError, DataError, GpubpError, TrainingDiverged
-from . import files, ranks, record, report
+from . import files, ranks, record, report, tools
 from .options import (DATA_FLAGS, DEFAULT_MODEL, DEFAULT_PLOT, PROG, TRAIN, TRAIN_DEFAULTS, flag,
                       show, usage)
 from .progress import Interrupted, Progress, Stopper
@@ -60,6 +60,7 @@ class TrainRun:
         self.stopper = Stopper()
         self.early, self.fit_seconds = None, 0.0
         self.saving = False
+        self.saved = False  # the model is written: a second signal from here on loses nothing
 
     # ---- the ranks of --comm ------------------------------------------------------------------
 
@@ -326,7 +327,7 @@ class TrainRun:
                                    self.y_std, self.stopped_early)
             self.saving = True  # a second signal now cuts the save short: the file stays as it was
             saving.save(self.net, self.save_path, metadata=meta)
-            self.saving = False
+            self.saving, self.saved = False, True
         if interrupted:
             where = (f"in epoch {state.epoch + 1}/{epochs} (after {state.position} of its "
                      f"{self.train_rows.size} examples)" if state.mid_epoch else
@@ -361,6 +362,8 @@ class TrainRun:
         elif self.saving:
             said = (f"{self.stopper.name} then {e.name}: the save was cut short; "
                     f"{self.save_path} was left as it was")
+        elif self.saved:
+            said = f"{self.stopper.name} then {e.name}: saved {self.save_path}; stopped at once"
         else:
             said = (f"{self.stopper.name} then {e.name}: stopped at once; nothing was saved"
                     + (f" ({self.save_path} was left as it was)"
@@ -415,15 +418,16 @@ class TrainRun:
 def output_and_loss(task, output, loss):
     """The output activation and loss of a task, where not given."""
     default_output, default_loss = TASK_OUTPUT[task]
-    if output is None:
-        output = {"bce": "sigmoid", "cross_entropy": "softmax", "poisson": "exp"}.get(
-            loss, default_output)
+    if output is None:  # the loss's canonical output (bce: sigmoid, ...), else the task's
+        canonical = getattr(losses.LOSSES.get(loss), "canonical", None)
+        output = default_output if canonical in (None, "identity") else canonical
     if loss is None:
         if output == default_output:
             loss = default_loss
+        elif task == "regression" and output == "sigmoid":
+            loss = "mse"  # a regression's values, not probabilities: no bce
         else:
-            loss = {"softmax": "cross_entropy", "sigmoid": "bce" if task != "regression" else "mse",
-                    "exp": "poisson"}.get(output, "mse")
+            loss = tools.default_loss(output)
     if task == "regression" and output == "softmax":
         raise usage(TRAIN, "a softmax output is for classes; this data set is a regression (try "
                     "--output identity)")
