@@ -124,6 +124,19 @@ def to_host(a):
     return a.get()
 
 
+def sparse_to_device(a, xp):
+    """A SciPy or cupyx sparse matrix ``a`` as one of ``xp``'s device (SciPy's on NumPy,
+    cupyx.scipy.sparse's on CuPy): one copy if it lives elsewhere."""
+    on_device = type(a).__module__.startswith("cupyx")
+    if xp is np:
+        return a.get() if on_device else a
+    if on_device:
+        return a
+    import cupyx.scipy.sparse
+
+    return cupyx.scipy.sparse.csr_matrix(a.tocsr())
+
+
 def synchronize(xp):
     """Wait for the device to finish its queued work (a no-op on NumPy)."""
     if xp is not np:

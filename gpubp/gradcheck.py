@@ -21,7 +21,7 @@ whose perturbation moves a unit of an activation with a ``kink`` (relu, leaky_re
 
 import numpy as np
 
-from . import backend
+from . import backend, sparse
 
 
 class GradcheckReport:
@@ -57,7 +57,7 @@ def _evaluator(net, X, Y, m):
     """``evaluate()``: the cost of ``net`` on the staged batch, and where each unit of a layer
     whose activation has a ``kink`` is on (``A > 0``), to tell when a perturbation crosses it."""
     kinked = [name for name, layer in net.layers.items() if layer.activation.kink]
-    plan = net.plan(m)
+    plan = net.plan(m, sparse.names(X))
     plan.stage(X, Y)
 
     def evaluate():

@@ -42,7 +42,7 @@ import threading
 import numpy as np
 
 from . import activations as _activations
-from . import backend, checkpoint, saving, specs
+from . import backend, checkpoint, saving, sparse, specs
 from . import equations as _equations
 from . import losses as _losses
 from . import train as _train
@@ -329,7 +329,10 @@ class Graph:
         out, m = {}, None
         for name, node in self.inputs.items():
             label = what if len(self.inputs) == 1 else name if what == "X" else f"{what}[{name!r}]"
-            a = _numbers(data[name], label, self.xp)
+            if sparse.is_sparse(data[name]):  # A[0] sparse: checked and held as its CSR rows
+                a = sparse.columns(data[name], self.xp, self.dtype, label)
+            else:
+                a = _numbers(data[name], label, self.xp)
             shape = tuple(a.shape)
             readers = consumers[name]
             if readers:
@@ -345,8 +348,9 @@ class Graph:
             elif shape[1] != m:
                 raise ShapeError(f"every input needs the same m (columns): "
                                  f"{next(iter(out))} has {m}, {name} has {shape[1]}")
-            a = a.astype(self.dtype, copy=False)
-            _check_finite(label, a)
+            if not isinstance(a, sparse.SparseColumns):
+                a = a.astype(self.dtype, copy=False)
+                _check_finite(label, a)
             out[name] = a
         return out
 
@@ -381,26 +385,29 @@ class Graph:
 
     # ---- plans ---------------------------------------------------------------------------------
 
-    def plan(self, m):
-        """The training step for batches of ``m`` examples (:class:`gpubp.plan.Plan`), kept for reuse."""
+    def plan(self, m, sparse=frozenset()):
+        """The training step for batches of ``m`` examples (:class:`gpubp.plan.Plan`), kept for
+        reuse; ``sparse``: the names of the inputs given as sparse matrices (:mod:`gpubp.sparse`)."""
         self._complete()
-        p = self._plans.get(m)
+        key = (m, frozenset(sparse))
+        p = self._plans.get(key)
         if p is None:
-            p = self._plans[m] = Plan(self, m, train=True)
+            p = self._plans[key] = Plan(self, m, train=True, sparse=key[1])
             while len(self._plans) > 3:  # a fit uses two sizes: the batch and the remainder
                 self._plans.popitem(last=False)
-        self._plans.move_to_end(m)
+        self._plans.move_to_end(key)
         return p
 
-    def forward_plan(self, m):
+    def forward_plan(self, m, sparse=frozenset()):
         """A forward-only plan for ``m`` examples, one set per thread (so threads never share it)."""
         self._complete()
         plans = getattr(self._local, "plans", None)
         if plans is None:
             plans = self._local.plans = collections.OrderedDict()
-        p = plans.get(m)
+        key = (m, frozenset(sparse))
+        p = plans.get(key)
         if p is None:
-            p = plans[m] = Plan(self, m, train=False)
+            p = plans[key] = Plan(self, m, train=False, sparse=key[1])
             while len(plans) > 2:  # the chunk and the remainder
                 plans.popitem(last=False)
         return p
@@ -425,7 +432,7 @@ class Graph:
         out = {o.name: self.xp.empty((o.n, M), self.dtype) for o in self.outputs}
         for start in range(0, M, chunk):
             cols = slice(start, min(start + chunk, M))
-            plan = self.forward_plan(cols.stop - cols.start)
+            plan = self.forward_plan(cols.stop - cols.start, sparse.names(X))
             plan.stage({k: v[:, cols] for k, v in X.items()})
             for name, A in plan.forward().items():
                 out[name][:, cols] = A
@@ -475,7 +482,7 @@ class Graph:
         total = self.xp.zeros((), self.dtype)
         for start in range(0, M, chunk):
             cols = slice(start, min(start + chunk, M))
-            plan = self.forward_plan(cols.stop - cols.start)
+            plan = self.forward_plan(cols.stop - cols.start, sparse.names(X))
             plan.stage({k: v[:, cols] for k, v in X.items()}, {k: v[:, cols] for k, v in Y.items()})
             plan.forward()
             total += plan.cost() * (cols.stop - cols.start)
@@ -488,7 +495,7 @@ class Graph:
         X = self.check_inputs(X)
         m = next(iter(X.values())).shape[1]
         Y = self.check_targets(Y, m)
-        plan = self.plan(m)
+        plan = self.plan(m, sparse.names(X))
         plan.stage(X, Y)
         plan.forward()
         return plan, float(backend.to_host(plan.cost()))

@@ -38,6 +38,7 @@ weights are repeated examples. Each ``stage`` without weights goes back to the p
 import functools
 
 from . import backend, kernels
+from . import sparse as _sparse
 from .losses import is_fused
 from .errors import GpubpError
 
@@ -60,13 +61,15 @@ class Plan:
     the :class:`LayerBuffers` of each layer, by layer name.
     """
 
-    def __init__(self, graph, m, train=True):
+    def __init__(self, graph, m, train=True, sparse=frozenset()):
         xp, dtype = graph.xp, graph.dtype
         numpy = xp.__name__ == "numpy"
         self.graph, self.m, self.train = graph, m, train
         # the inputs are (n, m) views of (m, n) buffers: a batch gathered from example-major data
-        # (fit keeps its copy of X so) is m contiguous rows, several times faster than m columns
-        self.X = {name: xp.empty((m, node.n), dtype).T for name, node in graph.inputs.items()}
+        # (fit keeps its copy of X so) is m contiguous rows, several times faster than m columns;
+        # a sparse input (named in ``sparse``) holds each staged batch's CSR rows
+        self.X = {name: _sparse.SparseColumns(None) if name in sparse else
+                  xp.empty((m, node.n), dtype).T for name, node in graph.inputs.items()}
         self.Y = {o.name: xp.empty((o.n, m), dtype) for o in graph.outputs}
         self.buffers = {name: LayerBuffers(xp, layer.n, m, dtype, train)
                         for name, layer in graph.layers.items()}
@@ -102,8 +105,8 @@ class Plan:
         P = self.graph.params
         B = self.buffers[layer.name]
         scratch = B.dZ  # free during the forward pass (None in a forward-only plan: twins allocate)
-        calls = [backend.bind_matmul(P[t.W.name], self.value(t.A), B.Z, accumulate=i > 0,
-                                     scratch=scratch) for i, t in enumerate(layer.terms)]
+        calls = [_product(P[t.W.name], self.value(t.A), B.Z, i > 0, scratch)
+                 for i, t in enumerate(layer.terms)]
         b = P[layer.bias.name] if layer.bias is not None else None
         act = layer.activation
         if layer in self.graph.outputs:
@@ -138,7 +141,9 @@ class Plan:
             self._divisor = float(self.w.sum()) if divisor is None else float(divisor)
         for src, dst in ((X, self.X), (Y or {}, self.Y)):
             for name, a in src.items():
-                if columns is None:
+                if isinstance(dst[name], _sparse.SparseColumns):
+                    dst[name].rows = _sparse_rows(a, columns, self.m, name)
+                elif columns is None:
                     dst[name][...] = a
                 elif a.flags.f_contiguous and dst[name].flags.f_contiguous:
                     _take(xp, a.T, columns, 0, dst[name].T)  # rows of example-major data
@@ -195,8 +200,8 @@ class Plan:
             B = self.buffers[layer.name]
             calls.append(self._delta_call(layer, B))
             for t in layer.terms:
-                calls.append(backend.bind_matmul(                              # dW (+)= dZ A^T
-                    B.dZ, self.value(t.A).T, G[t.W.name], add(("p", t.W.name)),
+                calls.append(_weight_gradient(                                 # dW (+)= dZ A^T
+                    B.dZ, self.value(t.A), G[t.W.name], add(("p", t.W.name)),
                     self._grad_scratch.get(t.W.name)))
                 if t.A.kind != "input":
                     S = self.buffers[t.A.name]                                 # dA (+)= W^T dZ
@@ -304,9 +309,39 @@ class Plan:
             terms = {}
             for (layer, t), key in zip(uses, keys[name]):
                 dZ = self.buffers[layer.name].dZ
-                terms[key] = xp.matmul(dZ, self.value(t.A).T) if t else xp.matmul(dZ, self.ones)
+                if t:
+                    terms[key] = xp.empty(self.graph.param_nodes[name].shape, dZ.dtype)
+                    _weight_gradient(dZ, self.value(t.A), terms[key], False, None)()
+                else:
+                    terms[key] = xp.matmul(dZ, self.ones)
             out[name] = terms
         return out
+
+
+def _product(W, A, out, accumulate, scratch):
+    """The bound call ``out (+)= W A``: A dense, or a sparse input (:mod:`gpubp.sparse`)."""
+    if isinstance(A, _sparse.SparseColumns):
+        return functools.partial(_sparse.product, W, A, out, accumulate)
+    return backend.bind_matmul(W, A, out, accumulate=accumulate, scratch=scratch)
+
+
+def _weight_gradient(dZ, A, out, accumulate, scratch):
+    """The bound call ``out (+)= dZ A^T``: A dense, or a sparse input."""
+    if isinstance(A, _sparse.SparseColumns):
+        return functools.partial(_sparse.weight_gradient, dZ, A, out, accumulate)
+    return backend.bind_matmul(dZ, A.T, out, accumulate, scratch)
+
+
+def _sparse_rows(a, columns, m, name):
+    """The CSR rows ``(m, n)`` of a batch of the sparse input ``a`` (a SparseColumns)."""
+    if not isinstance(a, _sparse.SparseColumns):
+        raise GpubpError(f"input {name} of this plan is sparse; stage it as the SparseColumns "
+                         f"that check_inputs makes of a sparse matrix, got {type(a).__name__}")
+    rows = a.rows if columns is None else a.rows[columns]
+    if rows.shape[0] != m:
+        raise GpubpError(f"this plan takes batches of m = {m} examples; input {name} has "
+                         f"{rows.shape[0]}")
+    return rows
 
 
 def _take(xp, a, columns, axis, out):

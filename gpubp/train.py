@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from . import backend, distributed, interrupts, kernels, optim
+from . import backend, distributed, interrupts, kernels, optim, sparse
 from .checks import check_batch_size
 from .errors import (ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError,
                      TrainingDiverged)
@@ -161,7 +161,10 @@ class _Arguments:
         X = net.check_inputs(X)
         self.M = M = next(iter(X.values())).shape[1]
         Y = net.check_targets(Y, M)
-        self.X = {k: xp.asfortranarray(v) for k, v in X.items()}  # example-major: a batch is m rows
+        # example-major: a batch is m rows (sparse inputs are held so already)
+        self.X = {k: v if isinstance(v, sparse.SparseColumns) else xp.asfortranarray(v)
+                  for k, v in X.items()}
+        self.sparse = sparse.names(self.X)
         self.Y = {k: xp.ascontiguousarray(v) for k, v in Y.items()}  # as the plan's targets
         self.batch_size = min(int(check_batch_size(batch_size, optional=False)), M)
         self.epochs = _count("epochs", epochs, 0)
@@ -196,7 +199,8 @@ class _Arguments:
             optimizer=optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
             lr=lr, layout=net.params.layout, dtype=net.dtype.name, stop=self.stop is not None,
             callback=self.callback is not None,
-            data=distributed.digest(*(a[k] for a in data for k in sorted(a))))
+            data=distributed.digest(*(p for a in data for k in sorted(a) for p in (
+                a[k].parts() if isinstance(a[k], sparse.SparseColumns) else [a[k]]))))
 
 
     def weights(self, order, start, k):
@@ -336,7 +340,7 @@ def _batches(net, a, state, opt, plans, comm, held):
             k = min(k_max, M - start)
             held.hold()
             if comm is None:
-                plan = plans.get(k) or plans.setdefault(k, net.plan(k))
+                plan = plans.get(k) or plans.setdefault(k, net.plan(k, a.sparse))
                 if a.w is None:  # (no dict made: the unweighted step allocates nothing)
                     plan.stage(a.X, a.Y, columns=order[start:start + k])
                 else:
@@ -467,14 +471,14 @@ def _shared_step(net, plans, X, Y, columns, opt, l2, comm, weights):
     mine = distributed.share(columns, comm.rank, comm.size)
     kl = mine.shape[0]
     if kl:
-        plan = plans.get(kl) or plans.setdefault(kl, net.plan(kl))
+        plan = plans.get(kl) or plans.setdefault(kl, net.plan(kl, sparse.names(X)))
         plan.stage(X, Y, columns=mine, **weights)
         plan.forward()
         part = plan.cost() * (k if weights else kl)  # weighted: already divided by the global s
         plan.backward(m=s)
     else:  # fewer examples than ranks: this rank adds nothing
         net.grads.flat[...] = 0
-        plan = plans.get(1) or plans.setdefault(1, net.plan(1))
+        plan = plans.get(1) or plans.setdefault(1, net.plan(1, sparse.names(X)))
         part = net.xp.zeros((), net.dtype)
     comm.allreduce(net.grads.flat)
     if l2:

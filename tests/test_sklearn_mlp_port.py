@@ -4,8 +4,7 @@
 # What was changed, and why (everything else is scikit-learn's file as it ships):
 # - the import of MLPClassifier / MLPRegressor: gpubp.sklearn's instead of sklearn's;
 # - this header, the fixture global_random_seed (scikit-learn's conftest.py provides it there;
-#   here it gives that conftest's default seed, 42), and the marks that name features gpubp does
-#   not have yet (xfail strict: each shows as owed, and turns into a failure once it passes);
+#   here it gives that conftest's default seed, 42);
 # - test_gradient: the lines that call scikit-learn's private _loss_grad_lbfgs (and pack theta
 #   in its private layout) call gpubp's public equivalent instead,
 #   gpubp.sklearn.solvers.objective(network, X.T, Y.T, l2=alpha), the very function that
@@ -85,11 +84,6 @@ from sklearn.utils._testing import (
 from sklearn.utils.fixes import CSR_CONTAINERS
 
 ACTIVATION_TYPES = ["identity", "logistic", "tanh", "relu"]
-
-# gpubp: features still missing in gpubp.sklearn (the tests that need them are xfail, strict)
-NO_SPARSE = pytest.mark.xfail(strict=True, reason="gpubp.sklearn: sparse X (scipy.sparse) is "
-                              "not supported yet (issue 16, feature 2)")
-
 
 @pytest.fixture
 def global_random_seed():
@@ -699,7 +693,6 @@ def test_shuffle():
     assert not np.array_equal(mlp1.coefs_[0], mlp2.coefs_[0])
 
 
-@NO_SPARSE  # gpubp
 @pytest.mark.parametrize("csr_container", CSR_CONTAINERS)
 def test_sparse_matrices(csr_container):
     # Test that sparse and dense input matrices output the same results.

@@ -86,13 +86,15 @@ What differs
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
 - With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
   its (identical) data, to the same result.
-- No sparse ``X`` (densify first).
+- Sparse ``X`` (SciPy's CSR or CSC; other formats are converted to CSR, as scikit-learn does;
+  cupyx's on the GPU): only the first layer's products read it, as sparse-dense products
+  (:mod:`gpubp.sparse`); the rest is dense.
 - ``dtype``: None (default: follow ``X``), ``"float64"`` or ``"float32"`` (any NumPy spelling):
-  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails three estimator checks, which
+  ``X`` and ``y`` are converted to it. ``dtype="float32"`` fails four estimator checks, which
   feed float64 data: ``check_regressor_multioutput`` requires float64 predictions, and
   ``check_methods_sample_order_invariance`` and ``check_sample_weight_equivalence_on_dense_data``
-  compare predictions (for permuted rows; for weights against repeated rows) at ``rtol=1e-7``,
-  below float32's resolution.
+  (and ``..._on_sparse_data``) compare predictions (for permuted rows; for weights against
+  repeated rows) at ``rtol=1e-7``, below float32's resolution.
 - ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, or None for the environment variable
   ``GPUBP_DEVICE`` (default auto).
 - ``comm``: None, ``"mpi"`` or ``"nccl"``: data-parallel fits under ``mpiexec`` (every rank
@@ -107,7 +109,7 @@ What differs
 scikit-learn's estimator checks (``tests/test_sklearn.py`` runs them all through
 ``parametrize_with_checks``) pass with the default dtype. The checks an estimator is expected
 to fail, with the reasons, are :func:`expected_failed_checks` (estimator): none by default; with
-``dtype="float32"`` the three named above.
+``dtype="float32"`` the four named above.
 """
 
 try:

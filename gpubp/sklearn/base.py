@@ -16,7 +16,7 @@ from ..graph import as_dtype
 from ..network import Network
 from .solvers import LBFGS_MESSAGE, lbfgs
 from .stochastic import STOCHASTIC, StochasticSolvers
-from .validation import ACTIVATIONS, check_params, hidden_sizes, sample_weights
+from .validation import ACTIVATIONS, SPARSE, check_params, hidden_sizes, sample_weights
 
 
 def not_fitted(est, what):
@@ -34,7 +34,7 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -212,7 +212,8 @@ class BaseMLP(StochasticSolvers, BaseEstimator):
         """The output activations ``(n_samples, n_outputs)`` for ``X`` ``(n_samples, n_features)``,
         a C-ordered NumPy array."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.network_.dtype)
+        X = validate_data(self, X, accept_sparse=SPARSE, reset=False,
+                          dtype=self.network_.dtype)
         return self.forward_columns(X.T)
 
     def forward_columns(self, A0):

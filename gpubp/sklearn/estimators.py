@@ -13,6 +13,7 @@ from sklearn.utils.validation import validate_data
 from ..errors import ConfigError
 from .base import BaseMLP
 from .solvers import SklearnSquaredError
+from .validation import SPARSE
 
 
 def stochastic_solver(est):
@@ -76,7 +77,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return "cross_entropy" if self._label_binarizer.y_type_ == "multiclass" else "bce"
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=SPARSE, multi_output=True, dtype=dtype,
+                             reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         # scikit-learn's table: a new fit (not warm, not incremental) defines classes_; a warm
@@ -203,8 +205,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return "poisson" if self.loss == "poisson" else SklearnSquaredError()
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
-                             reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=SPARSE, multi_output=True,
+                             y_numeric=True, dtype=dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y

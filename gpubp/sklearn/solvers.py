@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .. import backend, kernels, optim
+from .. import backend, kernels, optim, sparse
 from ..errors import ConfigError, GpubpError
 from ..losses import HalfSSE
 
@@ -118,7 +118,7 @@ def objective(net, X_cols, Y_cols, l2, sample_weight=None):
     way. Also ``f.x0``: the network's current parameters as such a vector."""
     X = net.check_inputs(X_cols)
     m = next(iter(X.values())).shape[1]
-    plan = net.plan(m)
+    plan = net.plan(m, sparse.names(X))
     if sample_weight is None:
         plan.stage(X, net.check_targets(Y_cols, m))
     else:

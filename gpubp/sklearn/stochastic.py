@@ -10,7 +10,7 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from .. import backend
+from .. import backend, sparse
 from ..errors import ConfigError
 from ..train import fit as fit_network
 from .solvers import SklearnAdam, SklearnSGD
@@ -50,7 +50,8 @@ class StochasticSolvers:
         if Xv.shape[0] < 2:
             raise ConfigError("The validation set is too small. Increase "
                               "'validation_fraction' or the size of your dataset.")
-        Xv = backend.to_device(Xv.T, self.network_.xp)  # (n[0], m_val): on the device once
+        # (n[0], m_val): on the device once (a sparse Xv crosses at each score, as its batches do)
+        Xv = Xv.T if sparse.is_sparse(Xv) else backend.to_device(Xv.T, self.network_.xp)
         return X, Y, sw, Xv, self._validation_targets(yv), swv
 
     def _batch_size(self, n_samples):

@@ -15,6 +15,10 @@ from ..errors import ArgumentTypeError, ConfigError
 from ..graph import as_dtype
 
 #: scikit-learn's hidden activation names -> gpubp's
+#: the sparse formats fit and predict take as they are (others are converted to CSR first);
+#: the first layer's products read them as sparse matrices (:mod:`gpubp.sparse`)
+SPARSE = ("csr", "csc")
+
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
 
@@ -152,6 +156,8 @@ FLOAT32_FAILED_CHECKS = {
                                                      "repeated rows are compared at rtol=1e-7, "
                                                      "below float32's resolution: their sums "
                                                      "round differently (in float64 they agree)",
+    "check_sample_weight_equivalence_on_sparse_data": "the same comparison on sparse data, at the "
+                                                      "same rtol=1e-7 (in float64 they agree)",
 }
 
 
