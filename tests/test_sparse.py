@@ -36,8 +36,9 @@ def random_columns(n, m, density=0.2, seed=0, dtype=np.float64, fmt="csc"):
 
 def network(sizes=(40, 7, 3), **kw):
     kw.setdefault("dtype", "float64")
+    kw.setdefault("device", "cpu")
     return gpubp.Network(list(sizes), activation="tanh", output="softmax",
-                         loss="cross_entropy", seed=3, device="cpu", **kw)
+                         loss="cross_entropy", seed=3, **kw)
 
 
 def targets(m, k=3, seed=1):
@@ -208,3 +209,26 @@ def test_estimators_fit_sparse_as_dense(path, solver, kind):
             b.partial_fit(X.toarray(), y,
                           **({"classes": [0, 1, 2]} if kind == "classifier" else {}))
         np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-8, atol=1e-11)
+
+
+@pytest.mark.gpu
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_on_the_gpu_sparse_equals_dense(device):
+    """On the GPU (cupyx.scipy.sparse, cuSPARSE's products): a sparse fit as the dense one on the
+    same device, for the engine and the estimator (another order of summation: not bits)."""
+    if device != "gpu":
+        pytest.skip("the CPU runs every test above")
+    from gpubp import backend
+    from gpubp.sklearn import MLPClassifier
+
+    X, Y = random_columns(40, 200, density=0.1), targets(200)
+    a, b = network(device="gpu"), network(device="gpu")
+    a.fit(X, Y, epochs=3, batch_size=32)
+    b.fit(X.toarray(), Y, epochs=3, batch_size=32)
+    np.testing.assert_allclose(backend.to_host(a.params.flat), backend.to_host(b.params.flat),
+                               rtol=1e-9, atol=1e-12)
+    Xs, _, y = _sklearn_data()
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="gpu")
+    ea, eb = MLPClassifier(**kw).fit(Xs, y), MLPClassifier(**kw).fit(Xs.toarray(), y)
+    np.testing.assert_allclose(ea.coefs_[0], eb.coefs_[0], rtol=1e-8, atol=1e-11)
+    np.testing.assert_array_equal(ea.predict(Xs), eb.predict(Xs.toarray()))
