@@ -199,7 +199,13 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="random_state of both estimators")
     p.add_argument("--quick", action="store_true", help="20 epochs, 3 rounds: a smoke run")
     p.add_argument("--no-breakdown", action="store_true", help="skip the per-batch breakdown")
+    p.add_argument("--load-loops", action="store_true",
+                   help="load the fused loops (numba) before the fits, as a process that has run "
+                        "a long fit has them; by default a fit of digits' size never loads them "
+                        "(gpubp.kernels.FUSED_WORK)")
     args = p.parse_args(argv)
+    if args.load_loops:
+        from gpubp import fused  # noqa: F401  (loaded: every fit's plans bind the loops)
     if args.quick:
         args.max_iter, args.repeats = 20, 3
     if backend.resolve("cpu") != "cpu":
@@ -207,6 +213,7 @@ def main(argv=None):
 
     print("\n".join(machine()))
     print(f"# command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
+    print(f"# fused loops loaded before the fits: {'yes' if args.load_loops else 'no'}")
     data = digits()
     print(f"# digits: {len(data[2])} training / {len(data[3])} test examples, 64 features, "
           f"10 classes; MLP (64, {args.hidden}, 10) relu, adam, batch {args.batch_size}, "
