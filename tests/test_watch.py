@@ -218,6 +218,24 @@ def test_a_warm_start_after_a_pickle_goes_on_with_the_watch(digits):
     assert one.validation_scores_ == two.validation_scores_ and len(one.validation_scores_) > 6
 
 
+def test_a_warm_start_that_never_gains_restores_the_best_kept_before_a_pickle(digits):
+    """The second fit's rate is far too large: none of its scores beats the first fit's best,
+    so it ends with the parameters the first fit ended with, kept by the watch through the
+    pickle."""
+    kw = dict(early_stopping=True, warm_start=True, tol=1e-3, n_iter_no_change=2, max_iter=30,
+              learning_rate_init=0.02)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = _clf(**kw).fit(*digits)
+        after_first = est.network_.params.flat.copy()
+        best = est.best_validation_score_
+        est = pickle.loads(pickle.dumps(est))
+        est.set_params(learning_rate_init=5.0, max_iter=3).fit(*digits)
+    assert max(est.validation_scores_[-3:]) < best == est.best_validation_score_ > 0.5
+    assert est._no_improvement_count > 3  # the count went on from the first fit's
+    assert est.network_.params.flat.tobytes() == after_first.tobytes()
+
+
 def test_a_warm_start_cannot_switch_early_stopping(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
