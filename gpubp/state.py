@@ -92,9 +92,10 @@ class TrainingState:
 
     ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
     ``epoch``: epochs done; ``history``: every epoch so far; ``early``: early stopping's
-    :class:`Watch` (``best`` / ``best_params`` / ``waited`` read and write its fields). An epoch stopped between two batches (``fit(stop=...)``) keeps
-    ``order`` (its permutation, on the host), ``position`` (the next batch's first column) and
-    ``partial`` (the sum of its batch costs times batch sizes so far): the next ``fit`` finishes
+    :class:`Watch` (``best`` / ``best_params`` / ``waited`` read and write its fields). An epoch
+    stopped between two batches (``fit(stop=...)``) keeps ``order`` (its permutation, on the
+    host), ``position`` (the next batch's first column) and ``partial`` (the sum of its batch
+    costs times batch sizes so far): the next ``fit`` finishes
     that epoch first, exactly as if it had not stopped. An error or a KeyboardInterrupt inside
     the batch loop leaves the same record of the batches that ran (:meth:`discard_epoch` drops
     it). ``interrupted``: the last ``fit`` was stopped (by ``stop`` or an error), so the next one

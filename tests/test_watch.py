@@ -3,6 +3,7 @@ the two rules on hand-written values where they disagree, the watch's record in 
 and the estimators' watch in the network's training state, through pickle and joblib."""
 
 import io
+import json
 import pickle
 import warnings
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import gpubp
-from gpubp.errors import ConfigError
+from gpubp.errors import CheckpointError, ConfigError
 from gpubp.state import TrainingState, Watch
 
 TOL = 0.25  # the values below are multiples of 1/8: every difference is exact
@@ -110,6 +111,8 @@ def test_fits_watch_writes_no_rule_and_another_rule_travels_in_the_checkpoint(tm
     net.fit(*_data(), epochs=3, batch_size=8, lr=0.1, patience=2)
     record, _ = net.training.record(net)
     assert set(record["watch"]) == {"best", "waited", "interrupted"}  # as older files hold it
+    net.save(tmp_path / "fits")
+    assert gpubp.load(tmp_path / "fits", device="cpu").training.early.is_fits
     params = net.params.flat.copy()
     w = Watch("max", any_gain=True, keep=True, lasting=True, params=params * 0)
     for score in (0.5, 0.625, 0.5):
@@ -125,6 +128,30 @@ def test_fits_watch_writes_no_rule_and_another_rule_travels_in_the_checkpoint(tm
     net.save(tmp_path / "b")
     back = gpubp.load(tmp_path / "b", device="cpu").training.early
     assert back.best == -np.inf and back.best_params is None and not back.keep
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"goal": "up"}, r"watch.rule.goal must be 'min' or 'max'; got 'up'"),
+    ({"goal": 1}, r"field 'goal' has the wrong type \(int\)"),
+    ({"any_gain": 1}, r"field 'any_gain' has the wrong type \(int\)"),
+    ({"lasting": "yes"}, r"field 'lasting' has the wrong type \(str\)"),
+    ([], r"field 'rule' has the wrong type \(list\)"),
+])
+def test_a_malformed_rule_is_refused(tmp_path, rule, message):
+    net = _net()
+    net.fit(*_data(), epochs=1, batch_size=8, lr=0.1)
+    net.training.start_watch(Watch("max", any_gain=True, lasting=True))
+    path = tmp_path / "a.npz"
+    net.save(path)
+    with np.load(path) as f:
+        entries = {k: f[k] for k in f.files}
+    record = json.loads(str(entries["training"]))
+    record["watch"]["rule"] = rule
+    entries["training"] = np.array(json.dumps(record))
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
+    with pytest.raises(CheckpointError, match=message):
+        gpubp.load(path, device="cpu")
 
 
 # ---- the estimators' watch ------------------------------------------------------------------
