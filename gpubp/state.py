@@ -2,9 +2,10 @@
 
 :class:`TrainingState` holds the optimizer with its moments, the random generator of the
 shuffling, the epoch count, the :class:`History` of every epoch, an epoch stopped between two
-batches, and early stopping's watch. It writes and reads its own record
-(:meth:`TrainingState.record` / :meth:`TrainingState.restore`), the optimizer its own within it,
-so that a checkpoint holds all of it and a resumed run equals an uninterrupted one.
+batches, and early stopping's :class:`Watch` (fit's rule, or scikit-learn's for the estimators of
+:mod:`gpubp.sklearn`). It writes and reads its own record (:meth:`TrainingState.record` /
+:meth:`TrainingState.restore`), the optimizer its own within it, so that a checkpoint holds all
+of it and a resumed run equals an uninterrupted one.
 """
 
 import math
@@ -12,6 +13,7 @@ import math
 import numpy as np
 
 from . import backend, optim
+from .errors import ConfigError
 
 
 class History(dict):
@@ -29,14 +31,71 @@ class History(dict):
             self.setdefault(k, []).append(v)
 
 
+class Watch:
+    """Early stopping's watch over one number per epoch: a cost to minimize (``goal="min"``) or
+    a score to maximize (``"max"``). :meth:`see` takes each epoch's value and the tolerance
+    ``tol``, and returns ``waited``, the epochs in a row without a gain beyond ``tol`` over
+    ``best``. Two rules, which differ on a gain smaller than ``tol``:
+
+    - ``any_gain=False``, fit's rule (``tol`` is its ``min_delta``): only a gain beyond ``tol``
+      counts; it moves ``best`` and starts the count again, anything else is an epoch waited.
+    - ``any_gain=True``, scikit-learn's (``tol`` is its ``tol``): the epoch is waited when the
+      value falls short of ``best`` by ``tol`` (``value > best - tol``; ``< best + tol`` for a
+      score), else the count starts again (a gain of exactly ``tol``, or a NaN, too); ``best``
+      moves on any gain, however small.
+
+    ``keep``: a new best copies the parameters into ``best_params`` (``params``, if given: the
+    ones to restore should no epoch gain; fit's watch starts without). ``lasting``: the watch goes
+    on from one fit to the next until its owner starts another (the estimators', which keep
+    scikit-learn's count over ``partial_fit`` and warm starts); fit's is started afresh by each
+    fit that does not go on from a stopped one.
+    """
+
+    GOALS = ("min", "max")
+
+    def __init__(self, goal="min", any_gain=False, keep=True, lasting=False, params=None):
+        if goal not in self.GOALS:
+            raise ConfigError(f"a watch's goal must be 'min' or 'max'; got {goal!r}")
+        self.goal, self.any_gain = goal, bool(any_gain)
+        self.keep, self.lasting = bool(keep), bool(lasting)
+        self.best = np.inf if goal == "min" else -np.inf
+        self.best_params = params.copy() if keep and params is not None else None
+        self.waited = 0
+
+    @property
+    def is_fits(self):
+        """Is this fit's rule (what :meth:`TrainingState.start_watch` starts by default)?"""
+        return (self.goal, self.any_gain, self.keep, self.lasting) == ("min", False, True, False)
+
+    def see(self, value, tol, params=None):
+        """One epoch's ``value`` (with ``params``, the parameters it was measured with, copied
+        when the best moves and ``keep``): the epochs waited so far."""
+        if self.goal == "min":
+            beyond, short, better = (value < self.best - tol, value > self.best - tol,
+                                     value < self.best)
+        else:
+            beyond, short, better = (value > self.best + tol, value < self.best + tol,
+                                     value > self.best)
+        if self.any_gain:
+            self.waited, moves = (self.waited + 1 if short else 0), better
+        else:
+            self.waited, moves = (0 if beyond else self.waited + 1), beyond
+        if moves:
+            self.best = value
+            if self.keep and params is not None:
+                self.best_params = params.copy()
+        return self.waited
+
+
 class TrainingState:
     """What training keeps from one :func:`fit` call to the next: it belongs to one network.
 
     ``optimizer``: its moments are the state of this network's parameters; ``rng``: the shuffling;
-    ``epoch``: epochs done; ``history``: every epoch so far; ``best`` / ``best_params`` / ``waited``:
-    early stopping's bookkeeping. An epoch stopped between two batches (``fit(stop=...)``) keeps
-    ``order`` (its permutation, on the host), ``position`` (the next batch's first column) and
-    ``partial`` (the sum of its batch costs times batch sizes so far): the next ``fit`` finishes
+    ``epoch``: epochs done; ``history``: every epoch so far; ``early``: early stopping's
+    :class:`Watch` (``best`` / ``best_params`` / ``waited`` read and write its fields). An epoch
+    stopped between two batches (``fit(stop=...)``) keeps ``order`` (its permutation, on the
+    host), ``position`` (the next batch's first column) and ``partial`` (the sum of its batch
+    costs times batch sizes so far): the next ``fit`` finishes
     that epoch first, exactly as if it had not stopped. An error or a KeyboardInterrupt inside
     the batch loop leaves the same record of the batches that ran (:meth:`discard_epoch` drops
     it). ``interrupted``: the last ``fit`` was stopped (by ``stop`` or an error), so the next one
@@ -48,7 +107,7 @@ class TrainingState:
         self.rng = rng
         self.epoch = 0
         self.history = History(cost=[])
-        self.best, self.best_params, self.waited = np.inf, None, 0
+        self.early = Watch()
         self.order, self.position, self.partial = None, 0, 0.0
         self.interrupted = False
 
@@ -61,18 +120,31 @@ class TrainingState:
         of the stopped epoch that ran stay in the parameters; their costs are dropped."""
         self.order, self.position, self.partial = None, 0, 0.0
 
-    def start_watch(self):
-        self.best, self.best_params, self.waited = np.inf, None, 0
+    best = property(lambda self: self.early.best,
+                    lambda self, v: setattr(self.early, "best", v), doc="the watch's best")
+    best_params = property(lambda self: self.early.best_params,
+                           lambda self, v: setattr(self.early, "best_params", v),
+                           doc="the parameters of the watch's best (a flat copy), or None")
+    waited = property(lambda self: self.early.waited,
+                      lambda self, v: setattr(self.early, "waited", v),
+                      doc="the epochs waited without a gain")
+
+    def start_watch(self, watch=None):
+        """Start early stopping's watch: ``watch`` (a :class:`Watch` of its owner's rule), or by
+        default a fresh one of fit's rule, which fit starts at each call that does not go on
+        from a stopped one; a lasting watch in place then goes on (its owner starts it)."""
+        if watch is not None:
+            self.early = watch
+        elif not self.early.lasting:
+            self.early = Watch()
 
     def watch(self, net, current, min_delta):
-        """Early stopping: keep the parameters if ``current`` improved on the best by more than
-        ``min_delta``; return the epochs waited without such an improvement."""
-        if current < self.best - min_delta:
-            self.best, self.waited = current, 0
-            self.best_params = net.params.flat.copy()
-        else:
-            self.waited += 1
-        return self.waited
+        """fit's early stopping: keep the parameters if ``current`` improved on the best by more
+        than ``min_delta``; return the epochs waited without such an improvement. A watch of
+        another rule in place (an estimator's) gives way to a fresh one of fit's rule."""
+        if not self.early.is_fits:
+            self.early = Watch()
+        return self.early.see(current, min_delta, net.params.flat)
 
     def restore_best(self, net):
         if self.best_params is not None:
@@ -96,6 +168,10 @@ class TrainingState:
             "watch": {"best": float(self.best) if np.isfinite(self.best) else None,
                       "waited": self.waited, "interrupted": self.interrupted},
         }
+        if not self.early.is_fits:  # another rule's (older files hold fit's, without "rule")
+            w = self.early
+            record["watch"]["rule"] = {"goal": w.goal, "any_gain": w.any_gain, "keep": w.keep,
+                                       "lasting": w.lasting}
         arrays = {f"optimizer_state_{i}": s for i, s in enumerate(states)}
         if self.mid_epoch:
             arrays["order"] = np.asarray(self.order, dtype=np.int64)
@@ -134,11 +210,7 @@ class TrainingState:
             state.partial = f.number(stopped, "partial")
         watch = f.get(record, "watch", dict, optional=True)
         if watch is not None:
-            best = f.get(watch, "best", (int, float), optional=True)
-            state.best = np.inf if best is None else float(best)
-            if math.isnan(state.best):  # record writes a number or null; below NaN no cost compares
-                raise f.error("watch.best must be a number or null; got NaN")
-            state.waited = f.count(watch, "waited", least=0)
+            state.early = _watch(watch, f)
             state.interrupted = f.get(watch, "interrupted", bool, optional=True) or False
             if "best_params" in reader:
                 best_params = reader.flat("best_params", P, dtype, "early stopping's best")
@@ -171,6 +243,23 @@ def _generator(rng_state, f):
     except (ValueError, TypeError, KeyError, OverflowError) as e:
         raise f.error(f"the {name} state cannot be restored: {' '.join(str(e).split())}") from None
     return np.random.Generator(bg)
+
+
+def _watch(watch, f):
+    """The :class:`Watch` of a record's "watch" (fit's rule unless it names another)."""
+    rule = f.get(watch, "rule", dict, optional=True) or {}
+    goal = f.get(rule, "goal", str, optional=True) or "min"
+    if goal not in Watch.GOALS:
+        raise f.error(f"watch.rule.goal must be 'min' or 'max'; got {goal!r}")
+    flags = {k: f.get(rule, k, bool, optional=True) for k in ("any_gain", "keep", "lasting")}
+    w = Watch(goal, **{k: v for k, v in flags.items() if v is not None})
+    best = f.get(watch, "best", (int, float), optional=True)
+    if best is not None:  # null: none yet (inf for a cost, -inf for a score)
+        w.best = float(best)
+    if math.isnan(w.best):  # record writes a number or null; below NaN no cost compares
+        raise f.error("watch.best must be a number or null; got NaN")
+    w.waited = f.count(watch, "waited", least=0)
+    return w
 
 
 def _order(reader):

@@ -49,8 +49,13 @@ What is the same as scikit-learn
   validation score, accuracy or R^2, in ``validation_scores_``) counts as no improvement unless
   it beats the best by ``tol``; more than ``n_iter_no_change`` such epochs in a row stop training
   (or, with ``learning_rate="adaptive"``, divide the rate by 5 until it is <= 1e-6).
-  ``early_stopping`` restores the coefficients of the best validation score. ``max_iter`` epochs
-  without convergence give a ``ConvergenceWarning``. A KeyboardInterrupt stops with a warning.
+  ``early_stopping`` restores the coefficients of the best validation score. The best value
+  moves on any gain, however small (a gain within ``tol`` still counts as an epoch without
+  improvement). ``max_iter`` epochs without convergence give a ``ConvergenceWarning``. A
+  KeyboardInterrupt stops with a warning. The rule's state (the best, its coefficients, the
+  count) is the :class:`gpubp.state.Watch` of the network's training state
+  (``est.network_.training.early``), the one :func:`gpubp.fit` uses with its own rule; it goes
+  on over ``partial_fit`` and warm starts and travels in a pickle.
 - ``sample_weight`` in ``fit`` and ``partial_fit`` (``partial_fit(X, y, sample_weight, classes)``
   for the classifier): each batch's loss is the weighted mean ``sum_j w_j loss_j / s`` and the
   penalty ``alpha / (2 s) sum ||W||^2``, ``s`` the batch's sum of weights (lbfgs: the whole data
@@ -83,6 +88,13 @@ What differs
   ``solver`` starts a new optimizer. The network keeps the ``dtype`` and ``device`` it was made
   with. After ``joblib.load`` the optimizer is re-bound to the network's flat buffer at the next
   fit.
+- The stopping rule's state belongs to the network (its training state): a ``solver="lbfgs"``
+  fit that makes a new network (not a warm start) drops an earlier fit's ``best_loss_``,
+  ``best_validation_score_`` and ``_no_improvement_count`` (scikit-learn leaves them as they
+  were), and a ``partial_fit`` or warm start that switches ``early_stopping`` is a ValueError
+  naming it before any epoch (scikit-learn's is a TypeError after one). A :func:`gpubp.fit`
+  with ``patience`` on ``est.network_`` puts fit's watch in its place; the estimator's next
+  stochastic fit starts its rule (and ``loss_curve_``) afresh.
 - ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` either (scikit-learn's has one).
 - With ``comm``, ``solver="lbfgs"`` is not data-parallel: every rank runs the whole L-BFGS on
   its (identical) data, to the same result.

@@ -1,7 +1,9 @@
 """The stochastic solvers (sgd, adam): the early-stopping split, the batches, the optimizer that
 goes on from fit to fit, and after every epoch scikit-learn's bookkeeping (loss curve,
-validation scores, learning-rate schedules, stopping rule) as a callback of
-:func:`gpubp.train.fit`."""
+validation scores, learning-rate schedules) as a callback of :func:`gpubp.train.fit`.
+scikit-learn's stopping rule is a :class:`gpubp.state.Watch` in the network's training state
+(``any_gain``, ``lasting``): its best, best parameters and count live there, read by
+``best_loss_``, ``best_validation_score_`` and ``_no_improvement_count``."""
 
 import warnings
 
@@ -12,26 +14,92 @@ from sklearn.model_selection import train_test_split
 
 from .. import backend, sparse
 from ..errors import ConfigError
+from ..state import TrainingState, Watch
 from ..train import fit as fit_network
 from .solvers import SklearnAdam, SklearnSGD
 
 STOCHASTIC = ("sgd", "adam")
+#: scikit-learn's attributes that read the watch (assignable before fitting, as its tests do)
+WATCHED = ("best_loss_", "best_validation_score_", "_no_improvement_count")
 
 
 class StochasticSolvers:
     """The estimators' fit by mini-batches (a base class of :class:`~.base.BaseMLP`)."""
 
     def _start_bookkeeping(self):
-        """The stochastic solvers' record: the loss curve and the stopping rule's counts."""
+        """The stochastic solvers' record: the loss curve, the validation scores, and
+        scikit-learn's stopping rule, started as the watch of the network's training state
+        (made here for a new network, with this solver's optimizer): it maximizes the
+        validation score with early_stopping (and keeps the parameters of the best, the
+        current ones until an epoch gains), else minimizes the training loss."""
+        net = self.network_
         self.loss_curve_ = []
-        self._no_improvement_count = 0
-        self._best_params = self.network_.params.flat.copy()
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            self.best_loss_ = None
+        self.validation_scores_ = [] if self.early_stopping else None
+        for name in WATCHED:  # values assigned before fitting give way to the watch's
+            self.__dict__.pop(name, None)
+        if net.training is None:
+            net.training = TrainingState(self._make_optimizer(net, False),
+                                         np.random.default_rng(net.seed))
+        net.training.start_watch(Watch("max" if self.early_stopping else "min", any_gain=True,
+                                       keep=self.early_stopping, lasting=True,
+                                       params=net.params.flat))
+
+    def _watch(self):
+        """The watch of scikit-learn's rule in the network's training state, or None."""
+        net = self.__dict__.get("network_")
+        state = net.training if net is not None else None
+        if state is None or not (state.early.lasting and state.early.any_gain):
+            return None
+        return state.early
+
+    def _watched(self, name, goal):
+        """The watch's best for ``best_loss_`` (goal "min") or ``best_validation_score_``
+        ("max"): None under the other goal, as scikit-learn sets it."""
+        watch = self._watch()
+        if watch is None:
+            if name in self.__dict__:  # assigned before fitting (scikit-learn's tests do)
+                return self.__dict__[name]
+            raise AttributeError(f"{type(self).__name__} has no {name}: solver='sgd' or 'adam' "
+                                 f"sets it when it fits")
+        return watch.best if watch.goal == goal else None
+
+    def _set_watched(self, name, goal, value):
+        watch = self._watch()
+        if watch is None:
+            self.__dict__[name] = value
+        elif watch.goal == goal:
+            watch.best = value
+        elif value is not None:
+            raise ConfigError(f"{name} can only be None while the stopping rule watches the "
+                              f"{'training loss' if goal == 'max' else 'validation score'}; "
+                              f"got {value!r}")
+
+    best_loss_ = property(lambda self: self._watched("best_loss_", "min"),
+                          lambda self, v: self._set_watched("best_loss_", "min", v),
+                          doc="the best training loss (None with early_stopping)")
+    best_validation_score_ = property(
+        lambda self: self._watched("best_validation_score_", "max"),
+        lambda self, v: self._set_watched("best_validation_score_", "max", v),
+        doc="the best validation score (with early_stopping; else None)")
+
+    @property
+    def _no_improvement_count(self):
+        """scikit-learn's (private) count of epochs without improvement: the watch's."""
+        watch = self._watch()
+        if watch is None:
+            if "_no_improvement_count" in self.__dict__:
+                return self.__dict__["_no_improvement_count"]
+            raise AttributeError(f"{type(self).__name__} has no _no_improvement_count: "
+                                 f"solver='sgd' or 'adam' sets it when it fits")
+        return watch.waited
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, value):
+        watch = self._watch()
+        if watch is None:
+            self.__dict__["_no_improvement_count"] = value
         else:
-            self.best_loss_ = np.inf
-            self.validation_scores_ = self.best_validation_score_ = None
+            watch.waited = value
 
     def _split(self, X, Y, sw, rs, incremental):
         """``(X, Y, sw, Xv, yv, swv)``: the early-stopping split (Xv on the device, columns; yv
@@ -64,8 +132,15 @@ class StochasticSolvers:
 
     def _fit_stochastic(self, X, Y, sw, rs, new, incremental):
         net = self.network_
-        if not hasattr(self, "loss_curve_"):  # a warm start after solver='lbfgs'
+        # a warm start after solver='lbfgs', or after a gpubp.fit with patience (fit's watch)
+        if not hasattr(self, "loss_curve_") or self._watch() is None:
             self._start_bookkeeping()
+        elif (self._watch().goal == "max") != bool(self.early_stopping):
+            raise ConfigError(f"early_stopping={self.early_stopping} differs from the fit that "
+                              f"this {'partial_fit' if incremental else 'warm start'} continues "
+                              f"(its stopping rule watches the "
+                              f"{'training loss' if self.early_stopping else 'validation score'}); "
+                              f"fit with warm_start=False to change it")
         X, Y, sw, Xv, yv, swv = self._split(X, Y, sw, rs, incremental)
         batch_size = self._batch_size(X.shape[0])
         # the shuffling's seed is drawn after the split, as scikit-learn draws its shuffles then
@@ -84,7 +159,7 @@ class StochasticSolvers:
             if net.training is not None:  # drop the unfinished epoch: the next fit starts afresh
                 net.training.discard_epoch()
         if self.early_stopping:
-            net.params.flat[...] = self._best_params
+            net.training.restore_best(net)
         if not bool(net.xp.isfinite(net.params.flat).all()):  # as scikit-learn says it
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
@@ -119,6 +194,7 @@ class EpochEnd:
     def __init__(self, est, n_samples, Xv, yv, swv, incremental):
         self.est, self.n_samples, self.Xv, self.yv, self.swv = est, n_samples, Xv, yv, swv
         self.incremental = incremental
+        self.watch = est._watch()  # scikit-learn's rule, in the network's training state
 
     def __call__(self, epoch, history):
         est = self.est
@@ -127,7 +203,7 @@ class EpochEnd:
         sgd = isinstance(opt, SklearnSGD)
         if sgd and est.learning_rate == "invscaling":
             opt.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change and self.no_improvement(opt, sgd):
+        if self.watch.waited > est.n_iter_no_change and self.no_improvement(opt, sgd):
             return True
         if self.incremental:
             return True
@@ -137,7 +213,7 @@ class EpochEnd:
         return False
 
     def record(self, loss):
-        """The epoch's loss, validation score and the count of epochs without improvement."""
+        """The epoch's loss and validation score, the one the watch sees."""
         est = self.est
         est.n_iter_ += 1
         est.loss_ = loss
@@ -150,20 +226,9 @@ class EpochEnd:
             est.validation_scores_.append(score)
             if est.verbose:
                 print("Validation score: %f" % score)
-            if score < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if score > est.best_validation_score_:
-                est.best_validation_score_ = score
-                est._best_params = est.network_.params.flat.copy()
+            self.watch.see(score, est.tol, est.network_.params.flat)
         else:
-            if loss > est.best_loss_ - est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if loss < est.best_loss_:
-                est.best_loss_ = loss
+            self.watch.see(loss, est.tol)
 
     def no_improvement(self, opt, sgd):
         """After more than n_iter_no_change epochs without improvement: stop (True), or with
@@ -183,5 +248,5 @@ class EpochEnd:
         opt.lr /= 5.0
         if est.verbose:
             print(msg + " Setting learning rate to %f" % opt.lr)
-        est._no_improvement_count = 0
+        self.watch.waited = 0
         return False
