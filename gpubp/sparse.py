@@ -103,6 +103,15 @@ def names(X):
     return frozenset(k for k, v in X.items() if isinstance(v, SparseColumns))
 
 
+def times(W, A):
+    """``W A`` as a new array, for ``A`` dense or a :class:`SparseColumns`."""
+    if not isinstance(A, SparseColumns):
+        return backend.xp_of(W).matmul(W, A)
+    out = backend.xp_of(W).empty((W.shape[0], A.shape[1]), W.dtype)
+    product(W, A, out)
+    return out
+
+
 def product(W, X, out, accumulate=False):
     """``out = W X`` or ``out += W X``: ``W`` ``(n1, n)`` dense, ``X`` a :class:`SparseColumns`
     ``(n, m)``, ``out`` ``(n1, m)``: the first layer's forward product."""

@@ -6,7 +6,7 @@ contribution: for a chain ``Z[1]``, ``A[1]``, ``dZ[1]``, ``dW[1]``, ``db[1]``, .
 000's graph ``Z_H1``, ``H1``, ``dZ_H1``, ``dWx`` and ``dWx`` from ``H1`` and from ``H2``.
 """
 
-from . import backend
+from . import backend, sparse
 
 
 class LayerTrace:
@@ -55,10 +55,9 @@ def trace(net, X, Y):
     reused for ``dA``, so the trace forms ``Z`` from the pass's own ``A`` and parameters.)
     """
     plan, cost = net.forward_pass(X, Y)
-    xp = net.xp
     Z = {}
     for name, layer in net.layers.items():
-        z = sum(xp.matmul(net.params[t.W.name], plan.value(t.A)) for t in layer.terms)
+        z = sum(sparse.times(net.params[t.W.name], plan.value(t.A)) for t in layer.terms)
         if layer.bias is not None:
             z = z + net.params[layer.bias.name]
         Z[name] = backend.to_host(z)

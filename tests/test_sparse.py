@@ -232,3 +232,11 @@ def test_on_the_gpu_sparse_equals_dense(device):
     ea, eb = MLPClassifier(**kw).fit(Xs, y), MLPClassifier(**kw).fit(Xs.toarray(), y)
     np.testing.assert_allclose(ea.coefs_[0], eb.coefs_[0], rtol=1e-8, atol=1e-11)
     np.testing.assert_array_equal(ea.predict(Xs), eb.predict(Xs.toarray()))
+
+
+def test_trace_of_a_sparse_input_equals_the_dense_one(path):
+    X, Y = random_columns(12, 9, density=0.3), targets(9)
+    a, b = gpubp.trace(network((12, 5, 3)), X, Y), gpubp.trace(network((12, 5, 3)), X.toarray(), Y)
+    assert list(a) == list(b)
+    for symbol in b:
+        np.testing.assert_allclose(a[symbol], b[symbol], rtol=1e-12, atol=1e-15)
