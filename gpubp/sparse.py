@@ -83,9 +83,10 @@ def columns(a, xp, dtype, label):
         raise DataError(f"{label} is complex ({a.dtype}); gpubp trains on real numbers")
     if a.dtype.kind not in "biuf":
         raise DataError(f"{label} must be a sparse matrix of numbers; got {a.dtype}")
-    rows = backend.sparse_to_device(a.T.tocsr(), xp)  # (M, n): one row per example
-    if rows.dtype != dtype:
+    rows = a.T.tocsr()  # (M, n): one row per example
+    if rows.dtype != dtype:  # first, on its own device: cupyx holds floating types only
         rows = rows.astype(dtype)
+    rows = backend.sparse_to_device(rows, xp)
     # (duplicate or unsorted entries need no sorting out: each product adds every stored entry)
     finite = xp.isfinite(rows.data)
     if not bool(finite.all()):

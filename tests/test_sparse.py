@@ -240,3 +240,12 @@ def test_trace_of_a_sparse_input_equals_the_dense_one(path):
     assert list(a) == list(b)
     for symbol in b:
         np.testing.assert_allclose(a[symbol], b[symbol], rtol=1e-12, atol=1e-15)
+
+
+def test_integer_and_boolean_matrices_become_the_networks_dtype():
+    X = (random_columns(12, 9, density=0.3) != 0)
+    net = network((12, 5, 3))
+    dense = net.forward(X.toarray() * 1.0)
+    assert X.dtype == bool
+    np.testing.assert_allclose(net.forward(X.astype(np.int64)), dense, rtol=1e-12)
+    np.testing.assert_allclose(net.forward(X), dense, rtol=1e-12)
