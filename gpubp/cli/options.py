@@ -14,6 +14,7 @@ import argparse
 import math
 
 from .. import backend, datasets, optim
+from ..errors import ConfigError
 
 PROG = "gpubp"
 
@@ -25,8 +26,9 @@ DEFAULT_MODEL = "gpubp-model.npz"
 DEFAULT_PLOT = "gpubp-loss.png"
 
 
-class UsageError(Exception):
-    """A bad command line: exit status 2."""
+class UsageError(ConfigError):
+    """A bad command line (an option gpubp cannot use, as given on the command line): exit
+    status 2. A ConfigError, so a GpubpError like every error gpubp raises on purpose."""
 
 
 def usage(command, message):
