@@ -42,11 +42,6 @@ class Table:
         name = "" if self.header is None else f" ({self.names[j]!r})"
         return f"line {self.lines[i]}, column {j + 1}{name}"
 
-    def column(self, name):
-        """The column of that name: ``(j, "column 2 ('b')")``."""
-        j = self.names.index(name)
-        return j, f"column {j + 1}" + ("" if self.header is None else f" ({name!r})")
-
 
 def number(s):
     """The finite number a cell holds, else None."""
