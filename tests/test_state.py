@@ -229,8 +229,8 @@ def _interrupt_in_a_batch(X, Y):
     net.fit(X, Y, epochs=1, batch_size=8, lr=0.05)
     steps, plan = iter(range(100)), net.plan
 
-    def interrupting_plan(k):
-        p = plan(k)
+    def interrupting_plan(*args):
+        p = plan(*args)
         step = p.train_step
 
         def train_step(*a, **kw):
