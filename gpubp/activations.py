@@ -11,7 +11,8 @@ A declaration is a subclass of :class:`Activation` with
                                  its outputs, kept in :meth:`Activation.spec`
 ``forward_kernel``               ``A = chi(Z)``: a :class:`gpubp.kernels.Kernel`, CUDA source
                                  beside its NumPy twin, with the numba loop attached to it
-``bias_kernel``                  ``A = chi(Z + b)`` in one pass (optional: else add, then chi)
+``bias_kernel``                  ``A = chi(Z + b)`` in one pass (optional: else add, then chi),
+                                 declared with ``kernels.declare(..., bias=True)``
 ``backward_kernel``              ``dZ = dA * chi'(Z)`` with chi' written in terms of ``A``
 
 and :func:`register` makes it known by name (to :func:`get`, :func:`from_spec` and so to
@@ -127,7 +128,12 @@ ACTIVATIONS = {}
 
 def register(cls):
     """Make the declaration ``cls`` (an :class:`Activation` subclass) known by its name; usable
-    as a class decorator. A name is taken once; registering the same class again does nothing."""
+    as a class decorator. A name is taken once; registering the same class again does nothing.
+    A ``bias_kernel`` must be declared a bias kernel (``kernels.declare(..., bias=True)``)."""
+    bias = getattr(cls, "bias_kernel", None)
+    if bias is not None and not getattr(bias, "bias", False):
+        raise ConfigError(f"activation {getattr(cls, 'name', cls.__name__)!r}: its bias_kernel "
+                          f"must be declared with kernels.declare(..., bias=True)")
     return registry.add(ACTIVATIONS, cls, Activation, "activation")
 
 
@@ -244,7 +250,8 @@ class Sigmoid(Activation):
         np.negative(z, out=a)
         _exp_then_one_over_one_plus(a)
 
-    @kernels.declare("gpubp_bias_sigmoid", "T z, T b", "T a", "a = 1 / (1 + exp(-(z + b)))")
+    @kernels.declare("gpubp_bias_sigmoid", "T z, T b", "T a", "a = 1 / (1 + exp(-(z + b)))",
+                     bias=True)
     def bias_kernel(z, b, a, scratch=None):
         np.add(z, b, out=a)
         _np_sigmoid(a, a)
@@ -284,7 +291,7 @@ class Tanh(Activation):
     def forward_kernel(z, a, scratch=None):
         np.tanh(z, out=a)
 
-    @kernels.declare("gpubp_bias_tanh", "T z, T b", "T a", "a = tanh(z + b)")
+    @kernels.declare("gpubp_bias_tanh", "T z, T b", "T a", "a = tanh(z + b)", bias=True)
     def bias_kernel(z, b, a, scratch=None):
         np.add(z, b, out=a)
         np.tanh(a, out=a)
@@ -348,7 +355,7 @@ class ReLU(Activation):
             a[i] = t if t > 0 else (t if t != t else 0.0)  # NaN stays, -0 and below give +0
 
     @kernels.declare("gpubp_bias_relu", "T z, T b", "T a",
-                     "T t = z + b; a = t > 0 ? t : (t != t ? t : (T)0)")
+                     "T t = z + b; a = t > 0 ? t : (t != t ? t : (T)0)", bias=True)
     def bias_kernel(z, b, a, scratch=None):
         np.add(z, b, out=a)
         _max0(a, a, scratch)
@@ -406,7 +413,7 @@ class LeakyReLU(Activation):
             a[i] = z[i] if z[i] >= s else s  # max(z, alpha z): a NaN z gives s, a NaN
 
     @kernels.declare("gpubp_bias_leaky_relu", "T z, T b, T alpha", "T a",
-                     "T t = z + b; a = t > 0 ? t : alpha * t")
+                     "T t = z + b; a = t > 0 ? t : alpha * t", bias=True)
     def bias_kernel(z, b, alpha, a, scratch=None):
         np.add(z, b, out=a)
         s = np.multiply(a, alpha, out=kernels.apart(scratch, a) if scratch is not None else None)

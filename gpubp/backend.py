@@ -174,40 +174,26 @@ def bind_matmul(a, b, out, accumulate=False, scratch=None):
     return functools.partial(matmul, a, b, out, accumulate, scratch)
 
 
-def nccl_unique_id():
-    """A new NCCL unique id (on the rank that creates the communicator)."""
+def nccl():
+    """CuPy's NCCL module (``cupy.cuda.nccl``), or None when no GPU is usable
+    (:func:`cupy_status` says why). ``gpubp.distributed`` makes its communicator with it."""
     cupy, reason = cupy_status()
     if cupy is None:
-        raise DeviceError(f"comm='nccl' needs a usable GPU: {reason}")
-    from cupy.cuda import nccl
+        return None
+    from cupy.cuda import nccl as module
 
-    return nccl.get_unique_id()
+    return module
 
 
-def nccl_communicator(size, uid, rank, local_rank):
-    """``(communicator, device id)`` of this rank: device ``local_rank`` modulo this node's
-    devices becomes the current device."""
+def use_device(index):
+    """Make device ``index`` modulo this node's CUDA devices the current device; returns its id
+    (a rank of a data-parallel job passes its place among the ranks of its node)."""
     cupy, reason = cupy_status()
     if cupy is None:
-        raise DeviceError(f"comm='nccl' needs a usable GPU: {reason}")
-    from cupy.cuda import nccl
-
-    device = local_rank % cupy.cuda.runtime.getDeviceCount()
+        raise DeviceError(f"no CUDA device to use: {reason}")
+    device = index % cupy.cuda.runtime.getDeviceCount()
     cupy.cuda.Device(device).use()
-    return nccl.NcclCommunicator(size, uid, rank), device
-
-
-def nccl_allreduce_sum(comm, a, device):
-    """``a`` <- the sum of ``a`` over the ranks, in place, on the current stream."""
-    from cupy.cuda import nccl
-
-    if a.device.id != device:
-        raise DeviceError(f"comm='nccl': this rank's NCCL communicator is on GPU {device} but the "
-                          f"network is on GPU {a.device.id}; make the communicator "
-                          f"(gpubp.distributed.NCCLComm()) before the network")
-    dtype = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}[a.dtype]
-    stream = cupy_status()[0].cuda.get_current_stream()
-    comm.allReduce(a.data.ptr, a.data.ptr, a.size, dtype, nccl.NCCL_SUM, stream.ptr)
+    return device
 
 
 @functools.lru_cache(maxsize=None)

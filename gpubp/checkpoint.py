@@ -23,9 +23,9 @@ pickle): nothing in it is code and reading runs none. Its entries::
     best_params        (P,)       only while early stopping holds a best: its parameters
     metadata           0-d str    JSON object, only if given: what the caller keeps with the model
 
-Writing (:func:`write`) is atomic: a temporary file in the same folder, flushed and fsynced, then
-``os.replace``; on any failure (KeyboardInterrupt included) the temporary is removed and the file
-that was at ``path`` is untouched. Float entries must be finite unless ``allow_nonfinite``.
+Writing (:func:`write`) is atomic (:func:`gpubp.atomic.write_atomic`): a temporary file in the
+same folder, flushed and fsynced, then ``os.replace``; on any failure (KeyboardInterrupt included)
+the temporary is removed and the file that was at ``path`` is untouched. Float entries must be finite unless ``allow_nonfinite``.
 
 Reading (:class:`Reader`) looks before it reads: the zip directory is checked first (every entry
 known, stored or deflated, its size consistent with the file and with its own ``.npy`` header),
@@ -36,13 +36,12 @@ anything malformed is a :class:`~gpubp.errors.CheckpointError` that names the fi
 import json
 import os
 import re
-import secrets
-import stat
 import zipfile
 import zlib
 
 import numpy as np
 
+from .atomic import write_atomic
 from .errors import ArgumentTypeError, CheckpointError, ConfigError
 
 FORMAT = "gpubp.checkpoint"
@@ -85,7 +84,7 @@ def write(path, entries, allow_nonfinite=False):
             _check_finite(a, f"cannot save {path}: {key!r}", "; pass allow_nonfinite=True to "
                           "write it anyway")
         arrays[key] = a
-    _write_atomic(path, arrays)
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def _check_finite(a, what, hint=""):
@@ -111,82 +110,6 @@ def metadata_json(metadata):
         raise ArgumentTypeError("metadata must be JSON data that comes back as it went in: its keys must "
                                 "be strings and its sequences lists (not tuples)")
     return text
-
-
-def _write_atomic(path, arrays):
-    folder = os.path.dirname(os.path.abspath(path))
-    _remove_stale(folder, os.path.basename(path))
-    while True:  # O_EXCL: a name nobody else holds; a new file's mode follows the umask
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-"
-                                   f"{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); not possible everywhere, and not needed for atomicity
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-def _remove_stale(folder, name):
-    """Remove the temporaries that a save to ``name`` left when its process was killed
-    (SIGKILL, a power cut): ``.<name>.<pid>-<hex>.tmp`` whose process no longer runs on this
-    machine. A save in progress elsewhere keeps its own."""
-    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]{12}\.tmp")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for other in names:
-        m = pattern.fullmatch(other)
-        if m and not _running(int(m.group(1))):
-            try:
-                os.unlink(os.path.join(folder, other))
-            except OSError:
-                pass
-
-
-def _running(pid):
-    if pid == os.getpid() or os.name == "nt":  # (on Windows, os.kill would end the process)
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, OverflowError):
-        return True  # someone else's process, or no way to know: leave its file alone
-    return True
-
-
-def _keep_mode(path, tmp):
-    """Writing over an existing file keeps its permissions, as open() would (a private
-    checkpoint stays private); a new file's follow the umask."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    os.chmod(tmp, stat.S_IMODE(mode))
 
 
 def _known(key, path):

@@ -46,7 +46,7 @@ def read(path, target, columns=None, header=None, separator=None, option_names=N
     t = table.read(path, header, separator)
     if columns is None:
         if len(t.names) < 2:
-            raise DataError(f"{path}: has 1 column: no comma, semicolon, tab or space separates "
+            raise DataError(f"{path}: has 1 column: no {table.separator_names()} separates "
                             f"the fields of line {t.header or t.lines[0]}; it needs at least one "
                             f"feature and the target")
         target = t.names[-1] if target is None else target

@@ -101,6 +101,14 @@ class MPIComm:
         self.comm.Abort(code)
 
 
+def _nccl():
+    """CuPy's NCCL module, or a DeviceError saying why no GPU is usable."""
+    nccl = backend.nccl()
+    if nccl is None:
+        raise DeviceError(f"comm='nccl' needs a usable GPU: {backend.cupy_status()[1]}")
+    return nccl
+
+
 class NCCLComm(MPIComm):
     """All-reduce on the GPUs with NCCL (one GPU per rank: rank r uses device r modulo the devices
     of its node); broadcasts and decisions go over MPI, which also carries NCCL's unique id."""
@@ -112,7 +120,7 @@ class NCCLComm(MPIComm):
         uid = error = None
         if self.rank == 0:  # its failure goes to every rank, which all raise it: never a hang
             try:
-                uid = backend.nccl_unique_id()
+                uid = _nccl().get_unique_id()
             except Exception as e:
                 error = e if isinstance(e, DeviceError) else DeviceError(
                     f"comm='nccl': rank 0 could not make NCCL's unique id: {type(e).__name__}: {e}")
@@ -121,12 +129,23 @@ class NCCLComm(MPIComm):
             raise error
         # the device of this rank: the rank's place among the ranks of its node
         local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED).Get_rank()
-        self.nccl, self.device = backend.nccl_communicator(self.size, uid, self.rank, local)
+        nccl = _nccl()
+        self.device = backend.use_device(local)
+        self.nccl = nccl.NcclCommunicator(self.size, uid, self.rank)
 
     def allreduce(self, a):
-        if self.size == 1 or backend.xp_of(a) is np:  # host numbers (a cost) go over MPI
+        """``a`` <- the sum of ``a`` over the ranks, in place: on the GPUs with NCCL, on the
+        current stream (host numbers, such as a cost, over MPI)."""
+        if self.size == 1 or backend.xp_of(a) is np:
             return super().allreduce(a)
-        backend.nccl_allreduce_sum(self.nccl, a, self.device)
+        nccl = backend.nccl()
+        if a.device.id != self.device:
+            raise DeviceError(f"comm='nccl': this rank's NCCL communicator is on GPU {self.device} "
+                              f"but the network is on GPU {a.device.id}; make the communicator "
+                              f"(gpubp.distributed.NCCLComm()) before the network")
+        dtype = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}[a.dtype]
+        stream = backend.xp_of(a).cuda.get_current_stream()
+        self.nccl.allReduce(a.data.ptr, a.data.ptr, a.size, dtype, nccl.NCCL_SUM, stream.ptr)
         return a
 
 

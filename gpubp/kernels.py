@@ -48,10 +48,11 @@ class Kernel:
     ``in_params`` / ``out_params`` / ``operation`` are exactly what ``cupy.ElementwiseKernel``
     takes. ``twin(*inputs, *outputs, scratch=None)`` computes the same numbers with NumPy;
     ``scratch`` is an optional buffer shaped like the outputs for twins that cannot avoid one
-    temporary (the optimizers), so that a training step allocates nothing.
+    temporary (the optimizers), so that a training step allocates nothing. ``bias``: a bias
+    kernel, whose first two inputs are ``z`` (n, m) and a bias (n, 1) added to each column.
     """
 
-    def __init__(self, name, in_params, out_params, operation, twin):
+    def __init__(self, name, in_params, out_params, operation, twin, bias=False):
         self.name = name
         self.in_params = in_params
         self.out_params = out_params
@@ -60,7 +61,11 @@ class Kernel:
         self._loop = None     # a Loop, or a function of the twin's arguments (loop(passes=True))
         self._passes = False
         #: the bias kernels take z (n, m) and b (n, 1): their loops index both in 2-D
-        self.bias = any(name == "b" for name, _ in self.params)
+        self.bias = bool(bias)
+        if self.bias and sum(not out for _, out in self.params) < 2:
+            raise ConfigError(f"kernel {name!r} is declared a bias kernel (bias=True) but takes "
+                              f"{in_params!r}: a bias kernel's first two inputs are z (n, m) and "
+                              f"the bias (n, 1)")
 
     @property
     def params(self):
@@ -79,7 +84,8 @@ class Kernel:
         twin's operations in the twin's order and precision (so with its bits), reading every
         input of an element before writing it. ``fn`` takes the twin's arguments (scalars in the
         arrays' dtype; write constants as ``x.dtype.type(1)``), its arrays flattened to 1-D except
-        for the bias kernels' ``z`` (n, m) and ``b`` (n, 1); numba compiles it on first use.
+        for a bias kernel's (``declare(..., bias=True)``) ``z`` (n, m) and ``b`` (n, 1); numba
+        compiles it on first use.
 
         With ``passes=True``, ``fn`` is plain Python over the twin's arguments that calls
         :class:`Loop` objects and NumPy (for the kernels whose ``exp`` or ``tanh`` must stay
@@ -219,14 +225,16 @@ def expect_work(work):
     return loops_for(size) is not None  # a size that loads them, or one that only asks
 
 
-def declare(name, in_params, out_params, operation):
+def declare(name, in_params, out_params, operation, *, bias=False):
     """Decorator: the function below is the NumPy twin of this CUDA source; returns the
-    :class:`Kernel` (registered in ``KERNELS``; a name is taken once)."""
+    :class:`Kernel` (registered in ``KERNELS``; a name is taken once). ``bias=True`` declares a
+    bias kernel: its first two inputs are ``z`` (n, m) and a bias (n, 1) broadcast over the m
+    columns, and its loop takes them in 2-D (the other kernels' loops take every array flat)."""
     def wrap(twin):
         if name in KERNELS:
             raise ConfigError(f"a kernel named {name!r} is already declared; kernel names are "
                               f"unique (CuPy caches the compiled source by name)")
-        k = KERNELS[name] = Kernel(name, in_params, out_params, operation, twin)
+        k = KERNELS[name] = Kernel(name, in_params, out_params, operation, twin, bias=bias)
         return k
     return wrap
 
@@ -266,7 +274,7 @@ def unshared(x, *outputs):
 # ---- the bias add: A = Z + b, b broadcast over the m columns (identity's, and the output's
 # logits Z, which the plan keeps with their bias) --------------------------------------------
 
-@declare("gpubp_bias_identity", "T z, T b", "T a", "a = z + b")
+@declare("gpubp_bias_identity", "T z, T b", "T a", "a = z + b", bias=True)
 def bias_identity(z, b, a, scratch=None):
     np.add(z, b, out=a)
 

@@ -200,6 +200,9 @@ class TrainingState:
                 raise f.error(f"history[{k!r}] must be a list of numbers")
         state.history = History({k: [float(v) for v in vs] for k, vs in history.items()})
         state.history.setdefault("cost", [])
+        if state.history.epochs != state.epoch:  # fit counts an epoch as it records its cost
+            raise f.error(f"epoch is {state.epoch} but history['cost'] holds "
+                          f"{state.history.epochs} epochs' costs; they must agree")
         stopped = f.get(record, "stopped", dict, optional=True)
         if stopped is not None:
             state.order = _order(reader)

@@ -4,9 +4,10 @@
 each row, the line of the file it starts on (1-based, as an editor shows it; blank lines skipped),
 so that every message about the data can name the file's own line and column.
 
-- **The separator** is a comma, a semicolon, a tab or whitespace: the one that splits the first
-  lines into the same number of fields (two or more), the most fields winning, a comma before a
-  semicolon before a tab before whitespace on a tie. ``separator=`` names it instead.
+- **The separator** is a comma, a semicolon, a tab or spaces (any run of spaces and tabs): the
+  one that splits the first lines into the same number of fields (two or more), the most fields
+  winning, a comma before a semicolon before a tab before spaces on a tie. ``separator=`` names
+  it instead.
 - **The header**: the first row names the columns if some column holds numbers below a first cell
   that is not one (``a,b,label`` over ``1,2,cat``); a first row of numbers is data, and so is a
   first row whose only words sit in a column of words (``5.1,3.5,setosa``: a label, not a name).
@@ -21,8 +22,16 @@ import math
 
 from .errors import DataError
 
-SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", " ": "whitespace"}
+#: each separator by its name (the command line's --separator takes these names); " " splits
+#: at runs of spaces and tabs
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", " ": "space"}
 _SNIFF_LINES = 50
+
+
+def separator_names():
+    """``"comma, semicolon, tab or space"``: the separators by name, for messages and help."""
+    names = list(SEPARATORS.values())
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 @dataclasses.dataclass
@@ -41,11 +50,6 @@ class Table:
         """Row ``i``, column ``j`` as the file has them: ``line 7, column 2 ('b')``."""
         name = "" if self.header is None else f" ({self.names[j]!r})"
         return f"line {self.lines[i]}, column {j + 1}{name}"
-
-    def column(self, name):
-        """The column of that name: ``(j, "column 2 ('b')")``."""
-        j = self.names.index(name)
-        return j, f"column {j + 1}" + ("" if self.header is None else f" ({name!r})")
 
 
 def number(s):

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import backend, distributed, interrupts, kernels, optim, sparse
-from .checks import check_batch_size
+from .checks import check_batch_size, check_flag, check_seed
 from .errors import (ArgumentTypeError, ConfigError, DataError, GpubpError, ShapeError,
                      TrainingDiverged)
 from .state import History, TrainingState  # noqa: F401 (History is part of train's API)
@@ -79,7 +79,8 @@ def fit(net, X, Y, epochs=10, batch_size=32, optimizer="adam", lr=None, validati
     shuffle : bool
         Draw a new order of the examples every epoch.
     seed : int, optional
-        Seeds the shuffling anew. By default the first fit seeds it with the network's seed, so
+        Seeds the shuffling anew (anything a network's seed may be: an int >= 0, a SeedSequence,
+        BitGenerator or Generator, which then shuffles). By default the first fit seeds it with the network's seed, so
         that a seeded network trains the same way every time, and later fits continue it.
     patience : int, optional
         Early stopping: stop when the monitored cost (validation cost if given, else the cost on
@@ -178,13 +179,12 @@ class _Arguments:
             if f is not None and not callable(f):
                 raise ArgumentTypeError(f"{name} must be a function {form}; got "
                                         f"{type(f).__name__}")
-        for name, flag in (("shuffle", shuffle), ("verbose", verbose),
-                           ("check_finite", check_finite)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ArgumentTypeError(f"{name} must be True or False; got {flag!r}")
-        self.seed = None if seed is None else _count("seed (or None)", seed, 0)
-        self.shuffle, self.verbose, self.callback, self.stop = shuffle, verbose, callback, stop
-        self.check_finite = bool(check_finite)
+        self.shuffle, self.verbose = check_flag("shuffle", shuffle), check_flag("verbose", verbose)
+        self.check_finite = check_flag("check_finite", check_finite)
+        self.seed = check_seed(seed)  # as a network's: an int >= 0, or a SeedSequence, Generator...
+        if isinstance(self.seed, np.integer):
+            self.seed = int(self.seed)
+        self.callback, self.stop = callback, stop
         self.monitor = "val_cost" if self.validation is not None else "train_cost"
 
     def agree(self, comm, net, optimizer, lr):
@@ -193,9 +193,11 @@ class _Arguments:
             return
         data = [self.X, self.Y] + ([] if self.validation is None else list(self.validation))
         data += [] if self.w is None else [{"sample_weight": self.w}]
+        # a Generator's repr differs on every rank (rank 0's shuffling is sent to all): its kind
+        seed = self.seed if self.seed is None or isinstance(self.seed, int) else type(self.seed).__name__
         distributed.agree(
             comm, "fit", epochs=self.epochs, batch_size=self.batch_size, shuffle=self.shuffle,
-            seed=self.seed, patience=self.patience, min_delta=self.min_delta, l2=self.l2,
+            seed=seed, patience=self.patience, min_delta=self.min_delta, l2=self.l2,
             optimizer=optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
             lr=lr, layout=net.params.layout, dtype=net.dtype.name, stop=self.stop is not None,
             callback=self.callback is not None,

@@ -438,3 +438,29 @@ def test_derivative_text_renders_the_formula_with_the_symbol_and_constants():
     assert activations.get("sigmoid").derivative_text("A[1]") == "A[1] (1 - A[1])"
     assert activations.get("tanh").derivative_text("H") == "1 - H^2"
     assert LeakyReLU(0.2).derivative_text("A[2]") == "where(A[2] > 0, 1, 0.2)"
+
+
+def test_a_bias_kernel_must_be_declared_one():
+    """An activation's bias_kernel declared without ``bias=True`` is refused at registration
+    (its loop would be handed z and b flat); a bias kernel needs two inputs, z and the bias."""
+    from gpubp import kernels
+    from gpubp.errors import ConfigError
+
+    try:
+        class Shifted(activations.Activation):
+            name = "test_shifted"
+            formula = derivative_formula = "Z"
+
+            @kernels.declare("test_bias_unflagged", "T z, T b", "T a", "a = z + b")
+            def bias_kernel(z, b, a, scratch=None):
+                np.add(z, b, out=a)
+
+        with pytest.raises(ConfigError, match=r"'test_shifted': its bias_kernel must be declared "
+                                              r"with kernels.declare\(\.\.\., bias=True\)"):
+            activations.register(Shifted)
+        assert "test_shifted" not in activations.ACTIVATIONS
+        with pytest.raises(ConfigError, match="declared a bias kernel .* first two inputs are z"):
+            kernels.declare("test_bias_alone", "T z", "T a", "a = z", bias=True)(lambda z, a: None)
+        assert "test_bias_alone" not in kernels.KERNELS
+    finally:
+        kernels.KERNELS.pop("test_bias_unflagged", None)

@@ -467,3 +467,24 @@ def test_a_data_parallel_fit_checks_that_ranks_agree_and_starts_from_rank_0(case
     out = run.stdout + run.stderr
     assert "ConfigError: fit: the 2 ranks were given different" in out, out
     assert words in out, out
+
+
+def test_ranks_seeded_with_generators_agree_and_shuffle_as_rank_0(tmp_path):
+    """A Generator seed (as a network takes) is compared by its kind, not its repr (which names
+    its address); every rank shuffles as rank 0, so the result is one process's with seed 5."""
+    script = """
+        import numpy as np, gpubp
+        from mpi4py import MPI
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(3, 40)), rng.uniform(size=(1, 40))
+        net = gpubp.Network([3, 4, 1], dtype="float64", device="cpu", seed=1)
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=0.1, seed=np.random.default_rng(5),
+                comm="mpi")
+        one = gpubp.Network([3, 4, 1], dtype="float64", device="cpu", seed=1)
+        one.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=0.1, seed=5)
+        if MPI.COMM_WORLD.rank == 0:
+            print("max difference", np.abs(np.array(net.params.flat) - np.array(one.params.flat)).max())
+    """
+    run = mpiexec(2, script, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert float(run.stdout.split("max difference")[1]) < 1e-12

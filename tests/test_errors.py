@@ -53,8 +53,12 @@ CASES = {
                       ["min_delta must be a finite number >= 0; got 'x'"]),
     "verbose str": (lambda: net().fit(X, Y, verbose="no"), ArgumentTypeError,
                     ["verbose must be True or False; got 'no'"]),
-    "seed True": (lambda: net().fit(X, Y, seed=True), ConfigError,
-                  ["seed (or None) must be an integer >= 0; got True"]),
+    "seed True": (lambda: net().fit(X, Y, seed=True), ArgumentTypeError,
+                  ["seed must be an integer >= 0 or None; got True (bool)"]),
+    "seed -1": (lambda: net().fit(X, Y, seed=-1), ConfigError,
+                ["seed must be an integer >= 0 or None; got -1"]),
+    "check_finite 1": (lambda: net().fit(X, Y, check_finite=1), ArgumentTypeError,
+                       ["check_finite must be True or False; got 1"]),
     "optimizer list": (lambda: net().fit(X, Y, optimizer=["adam"]), ArgumentTypeError,
                        ["optimizer must be a name (adam, momentum, sgd) or an Optimizer; got list"]),
     "validation_data of one": (lambda: net().fit(X, Y, validation_data=(X,)), ArgumentTypeError,
@@ -152,3 +156,25 @@ def test_gpubp_device_variable_is_named_as_the_cause(monkeypatch):
     monkeypatch.setenv("GPUBP_DEVICE", "tpu")
     with pytest.raises(GpubpError, match="environment variable GPUBP_DEVICE value 'tpu'"):
         gpubp.Network([2, 1], device=None)
+
+
+def test_every_error_class_of_the_package_is_a_gpubp_error():
+    """Every Exception subclass defined in a module of gpubp (the command line's and the
+    estimators' included) is a GpubpError; a KeyboardInterrupt kind (cli's Interrupted) is not
+    an Exception and stays out."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gpubp
+
+    found = {}
+    for info in pkgutil.walk_packages(gpubp.__path__, "gpubp."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == info.name and issubclass(cls, Exception):
+                found[f"{info.name}.{name}"] = cls
+    assert "gpubp.cli.options.UsageError" in found and "gpubp.distributed.RankFailed" in found
+    assert [name for name, cls in found.items() if not issubclass(cls, GpubpError)] == []

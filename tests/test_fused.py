@@ -29,11 +29,11 @@ def _run(kernel, args, which):
 
 def _as_plan_passes(kernel, args, n=7):
     """The bias kernels take z (n, m) and b (n, 1), as a plan passes them: reshape flat inputs."""
-    if not kernel.name.startswith("gpubp_bias_"):
+    if not kernel.bias:
         return args
     out = []
-    for a, (name, _) in zip(args, kernel.params):
-        if isinstance(a, np.ndarray) and name == "b":
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray) and i == 1:
             out.append(np.ascontiguousarray(a[:n].reshape(n, 1)))
         elif isinstance(a, np.ndarray):
             size = a.size - a.size % n
@@ -48,7 +48,7 @@ def _as_plan_passes(kernel, args, n=7):
 def test_fused_is_bitwise_the_twin(name, dtype, rng):
     kernel = kernels.KERNELS[name]
     for args in (_inputs(kernel, dtype, rng), _as_plan_passes(kernel, _special_inputs(kernel, dtype))):
-        if kernel.name.startswith("gpubp_bias_") and args[0].ndim != 2:
+        if kernel.bias and args[0].ndim != 2:
             continue
         twin, fast = _run(kernel, args, "twin"), _run(kernel, args, "fused")
         for t, f in zip(twin, fast):
@@ -249,3 +249,43 @@ def test_a_big_array_loads_the_loops():
         "print('numba' in sys.modules, kernels.loops_for(small.size) is not None,"
         " kernels.loops_for(small.size - 1) is None)\n")
     assert out.split() == ["False", "False", "True", "True", "True"]
+
+
+def test_a_bias_kernel_is_declared_so_not_found_by_a_parameters_name(rng):
+    """``declare(..., bias=True)`` makes a bias kernel whatever its inputs are called, and an
+    input called ``b`` makes none: the first's loop takes z (n, m) and its bias (n, 1) in 2-D,
+    the second's every array flat (as the kernels' calls do above FUSED_FROM)."""
+    try:
+        @kernels.declare("test_bias_shift", "T z, T beta", "T a", "a = z + beta", bias=True)
+        def shift(z, beta, a, scratch=None):
+            np.add(z, beta, out=a)
+
+        @shift.loop
+        def _shift_loop(z, beta, a):
+            for i in range(z.shape[0]):
+                for j in range(z.shape[1]):
+                    a[i, j] = z[i, j] + beta[i, 0]
+
+        @kernels.declare("test_times_b", "T a, T b", "T y", "y = a * b")
+        def times(a, b, y, scratch=None):
+            np.multiply(a, b, out=y)
+
+        @times.loop
+        def _times_loop(a, b, y):
+            for i in range(a.size):
+                y[i] = a[i] * b[i]
+
+        z, beta, a = rng.normal(size=(8, 200)), rng.normal(size=(8, 1)), np.empty((8, 200))
+        assert shift.bias and not times.bias
+        fast = shift.fused(z, beta, a)
+        assert fast is not None and fast[1][0].shape == (8, 200)
+        shift(z, beta, a)  # 1600 elements: the loop
+        np.testing.assert_array_equal(a, z + beta)
+        x, b, y = rng.normal(size=(8, 200)), rng.normal(size=(8, 200)), np.empty((8, 200))
+        fast = times.fused(x, b, y)
+        assert fast is not None and fast[1][0].shape == (1600,), "an input b is not a bias"
+        times(x, b, y)
+        np.testing.assert_array_equal(y, x * b)
+    finally:
+        kernels.KERNELS.pop("test_bias_shift", None)
+        kernels.KERNELS.pop("test_times_b", None)

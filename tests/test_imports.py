@@ -82,7 +82,25 @@ def test_the_package_has_no_import_cycle():
 
 def test_the_checkpoint_file_format_knows_no_model():
     """checkpoint.py is the file format only: it imports no model, optimizer or training code."""
-    assert graph_of()["gpubp.checkpoint"] <= {"gpubp.errors"}
+    assert graph_of()["gpubp.checkpoint"] <= {"gpubp.errors", "gpubp.atomic"}
+
+
+def outside_imports(path):
+    """The top-level names of the packages that a module imports anywhere (absolute imports)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_backend_imports_cupy():
+    """backend.py is the only module that imports CuPy (NCCL included: distributed asks
+    ``backend.nccl()`` for it)."""
+    importers = sorted(name for name, path in modules().items() if "cupy" in outside_imports(path))
+    assert importers == ["gpubp.backend"]
 
 
 def test_the_reader_sees_lazy_and_relative_imports(tmp_path):

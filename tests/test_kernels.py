@@ -63,10 +63,10 @@ def host_lib(tmp_path_factory):
 def _inputs(kernel, dtype, rng, shape=(7, 33)):
     """Random arguments in call order: large magnitudes included (saturation), never zeros."""
     args = []
-    for name, is_out in kernel.params:
+    for i, (name, is_out) in enumerate(kernel.params):
         if name in SCALARS:
             args.append(SCALARS[name])
-        elif name == "b":
+        elif kernel.bias and i == 1:  # a bias kernel's bias (n, 1)
             args.append(rng.normal(0, 3, (shape[0], 1)).astype(dtype))
         elif name in ("a",) and "grad" in kernel.name and "sigmoid" in kernel.name:
             args.append(rng.uniform(0.001, 0.999, shape).astype(dtype))  # a sigmoid output
@@ -404,11 +404,11 @@ def _alias_inputs(kernel, dtype, size, rng):
     specials = _specials(dtype)
     shape = (8, size // 8)
     args = []
-    for name, _ in kernel.params:
+    for i, (name, _) in enumerate(kernel.params):
         if name in SCALARS:
             args.append(SCALARS[name])
             continue
-        s = (8, 1) if name == "b" else shape
+        s = (8, 1) if kernel.bias and i == 1 else shape
         x = rng.normal(0, 1, s) * rng.choice([0.1, 1, 10, 60], s)
         x = np.where(rng.random(s) < 0.5, rng.choice(specials, s), x)
         args.append(np.ascontiguousarray(x, dtype))

@@ -99,8 +99,12 @@ def test_a_history_of_ints_and_floats_loads_as_floats(saved):
 
 
 def test_a_record_without_a_cost_history_loads_with_an_empty_one(saved):
+    """(of no epochs: with epoch 2, its count of costs would disagree, and it is refused)"""
     net, path = saved
     _edit_training(path, lambda t: t.update(history={}))
+    with pytest.raises(CheckpointError, match=r"epoch is 2 but history\['cost'\] holds 0"):
+        gpubp.load(path)
+    _edit_training(path, lambda t: t.update(epoch=0))
     state = gpubp.load(path).training
     assert state.history == {"cost": []} and state.history.epochs == 0
 
@@ -199,3 +203,81 @@ def test_a_nan_best_in_the_watch_is_refused(tmp_path):
     gpubp.load(good)
     with pytest.raises(CheckpointError, match="watch.best must be a number or null; got NaN"):
         gpubp.load(bad)
+
+
+# ---- the epoch count and the cost history agree ----------------------------------------------
+
+def _stop_after(n):
+    """A ``stop`` that says True at its ``n``-th question (after a batch, or after an epoch)."""
+    asked = iter(range(1, 10 ** 6))
+    return lambda: next(asked) == n
+
+
+def _diverge(X, Y):
+    """Two epochs, then a fit that diverges after one more (a regression: mse at lr 1e4)."""
+    net = gpubp.Network([2, 4, 1], output="identity", loss="mse", dtype="float64", device="cpu",
+                        seed=0)
+    net.fit(X, Y * 3, epochs=2, batch_size=8, optimizer="sgd", lr=0.05)
+    with pytest.raises(gpubp.errors.TrainingDiverged, match="epoch 3's parameters are restored"):
+        net.fit(X, Y * 3, epochs=3, batch_size=8, optimizer="sgd", lr=1e4)
+    return net
+
+
+def _interrupt_in_a_batch(X, Y):
+    """One epoch, then a KeyboardInterrupt in the sixth step of the next fit (its second epoch)."""
+    net = _net()
+    net.fit(X, Y, epochs=1, batch_size=8, lr=0.05)
+    steps, plan = iter(range(100)), net.plan
+
+    def interrupting_plan(*args):
+        p = plan(*args)
+        step = p.train_step
+
+        def train_step(*a, **kw):
+            if next(steps) == 5:
+                raise KeyboardInterrupt
+            return step(*a, **kw)
+        p.train_step = train_step
+        return p
+    net.plan = interrupting_plan
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=3, batch_size=8, lr=0.05)
+    del net.plan
+    assert net.training.mid_epoch and net.training.position == 8
+    return net
+
+
+def _fitted(**kwargs):
+    def fit(X, Y):
+        net = _net()
+        net.fit(X, Y, batch_size=8, lr=0.05, **kwargs)
+        return net
+    return fit
+
+
+@pytest.mark.parametrize("how", [_fitted(epochs=3), _fitted(epochs=3, stop=_stop_after(6)),
+                                 _fitted(epochs=3, stop=_stop_after(8)),
+                                 _fitted(epochs=30, patience=1, min_delta=1.0), _diverge,
+                                 _interrupt_in_a_batch],
+                         ids=["3 epochs", "stopped mid-epoch", "stopped between epochs",
+                              "early stopping", "TrainingDiverged", "KeyboardInterrupt in a batch"])
+def test_a_saved_state_has_one_cost_per_epoch_and_loads(how, tmp_path):
+    """Every way a fit ends leaves epoch == len(history["cost"]), which load checks."""
+    X, Y = _data()
+    net = how(X, Y)
+    state = net.training
+    assert state.epoch == len(state.history["cost"]) > 0
+    net.save(tmp_path / "m")
+    back = gpubp.load(tmp_path / "m").training
+    assert back.epoch == state.epoch and back.history == state.history
+    assert back.mid_epoch == state.mid_epoch
+
+
+@pytest.mark.parametrize("epoch, costs", [(3, 2), (1, 2), (2, 0)])
+def test_an_epoch_count_that_its_cost_history_disagrees_with_is_refused(saved, epoch, costs):
+    net, path = saved
+    _edit_training(path, lambda t: t.update(epoch=epoch) or t["history"].update(
+        cost=t["history"]["cost"][:costs]))
+    with pytest.raises(CheckpointError, match=rf"training: epoch is {epoch} but history\['cost'\] "
+                                              rf"holds {costs} epochs' costs"):
+        gpubp.load(path)

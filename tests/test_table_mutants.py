@@ -25,7 +25,6 @@ def test_read_gives_names_rows_lines_header_and_separator(tmp_path):
     assert t.names == ["a", "b", "t"] and t.header == 2 and t.separator == ","
     assert t.rows == [["1", "2", "x"], ["3", "4", "y"]] and t.lines == [4, 5]
     assert t.where(1, 2) == "line 5, column 3 ('t')"
-    assert t.column("b") == (1, "column 2 ('b')")
 
 
 def test_read_without_a_header_names_the_columns_by_position(tmp_path):
@@ -33,7 +32,6 @@ def test_read_without_a_header_names_the_columns_by_position(tmp_path):
     assert t.names == ["column 1", "column 2", "column 3"] and t.header is None
     assert t.separator == ";" and t.rows[0] == ["1", "2", "0"] and t.lines == [1, 2]
     assert t.where(0, 1) == "line 1, column 2"
-    assert t.column("column 3") == (2, "column 3")
 
 
 def test_whitespace_separated_rows_skip_blank_lines(tmp_path):

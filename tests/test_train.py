@@ -179,6 +179,27 @@ def test_seed_changes_the_shuffle_and_fixes_it(rng):
     assert not _same_params(runs["a"], runs["c"])
 
 
+def test_fit_takes_every_seed_a_network_takes(rng, tmp_path):
+    """fit's seed is checked as a network's (gpubp.checks.check_seed): a NumPy integer, a
+    SeedSequence and a Generator seed the shuffling as the int they come from, and the
+    training state then saves and loads as any other."""
+    X, Y = blobs(rng, m=40)
+    runs = {}
+    for name, seed in (("int", 5), ("np.int64", np.int64(5)), ("Generator", np.random.default_rng(5)),
+                       ("SeedSequence", np.random.SeedSequence(5)), ("other", 6)):
+        net = gpubp.Network([2, 4, 1], device="cpu", seed=0)
+        net.fit(X, Y, epochs=2, batch_size=8, optimizer="sgd", lr=0.1, seed=seed)
+        runs[name] = net
+    for name in ("np.int64", "Generator", "SeedSequence"):
+        assert _same_params(runs["int"], runs[name]), name
+    assert not _same_params(runs["int"], runs["other"])
+    runs["Generator"].save(tmp_path / "m.npz")
+    back = gpubp.load(tmp_path / "m.npz")
+    runs["Generator"].fit(X, Y, epochs=1, batch_size=8)
+    back.fit(X, Y, epochs=1, batch_size=8)
+    assert _same_params(runs["Generator"], back)
+
+
 def test_shuffle_draws_a_new_order_every_epoch(rng):
     """Two epochs of sgd equal a loop by hand over two different permutations of the same rng."""
     X, Y = blobs(rng, m=12)

@@ -13,20 +13,18 @@ To add an option: add a row here (and read it where it acts).
 import argparse
 import math
 
-from .. import backend, datasets, optim
+from .. import backend, datasets, optim, table
+from ..errors import ConfigError
 
 PROG = "gpubp"
 
-#: how the data functions' parameters are spelled on the command line (their messages use these)
-DATA_FLAGS = {"target": "--target", "samples": "--samples", "features": "--features",
-              "classes": "--classes", "fraction": "--validation-fraction", "header": "--header",
-              "separator": "--separator"}
 DEFAULT_MODEL = "gpubp-model.npz"
 DEFAULT_PLOT = "gpubp-loss.png"
 
 
-class UsageError(Exception):
-    """A bad command line: exit status 2."""
+class UsageError(ConfigError):
+    """A bad command line (an option gpubp cannot use, as given on the command line): exit
+    status 2. A ConfigError, so a GpubpError like every error gpubp raises on purpose."""
 
 
 def usage(command, message):
@@ -69,7 +67,8 @@ def int_from(low, what):
     return parse
 
 
-SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "space": " "}
+#: the separators of a .csv by name (gpubp.table's names)
+SEPARATORS = {name: sep for sep, name in table.SEPARATORS.items()}
 
 
 def separator(text):
@@ -80,7 +79,7 @@ def separator(text):
         return SEPARATORS[text.lower()]
     if text == "\\t":
         return "\t"
-    raise argparse.ArgumentTypeError(f"expected comma, semicolon, tab or space; got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected {table.separator_names()}; got {text!r}")
 
 
 positive_int = int_from(1, "a positive integer")
@@ -141,13 +140,16 @@ class Option:
     """One option: ``flags``; ``commands``: command -> default (None: decided later); ``help``;
     ``group``: its heading in ``gpubp train --help``; ``record``: the metadata section a training
     run records it in (None: not recorded); ``unset``: what the help says is used when the
-    default is None; the rest as in argparse's ``add_argument``."""
+    default is None; ``param``: the parameter of the data functions (:func:`gpubp.datasets.load`,
+    :func:`gpubp.datasets.split`) it sets, which their messages then name by this flag
+    (:data:`DATA_FLAGS`); the rest as in argparse's ``add_argument``."""
 
-    def __init__(self, flags, commands, help, group=None, record=None, unset=None, **argparse_kw):
+    def __init__(self, flags, commands, help, group=None, record=None, unset=None, param=None,
+                 **argparse_kw):
         self.flags = (flags,) if isinstance(flags, str) else tuple(flags)
         self.name = self.flags[0].lstrip("-").replace("-", "_")
         self.commands, self.help, self.group, self.record = commands, help, group, record
-        self.unset, self.kw = unset, argparse_kw
+        self.unset, self.param, self.kw = unset, param, argparse_kw
 
     def add_to(self, parser, command):
         default = self.commands[command]
@@ -172,25 +174,26 @@ OPTIONS = [
     Option("--data", {TRAIN: "digits"}, f"{', '.join(datasets.SOURCES)}, or a .csv (header row, "
            "one example per row) or .npz file", "data", "data", metavar="NAME|FILE"),
     Option("--target", {TRAIN: None}, "the target column of a .csv or the target array of a .npz",
-           "data", "data", unset="the last column; y", metavar="NAME"),
+           "data", "data", unset="the last column; y", metavar="NAME", param="target"),
     Option("--task", {TRAIN: None}, "what the target is", "data", "data",
            unset="read from its values: strings or few integers are classes, other numbers a "
            "regression target", choices=datasets.TASKS),
     Option("--samples", {TRAIN: None}, "examples of a synthetic data set", "data", "data",
-           unset="1000", type=positive_int),
+           unset="1000", type=positive_int, param="samples"),
     Option("--features", {TRAIN: None}, "features of a synthetic data set", "data", "data",
-           unset="20", type=positive_int),
+           unset="20", type=positive_int, param="features"),
     Option("--classes", {TRAIN: None}, "classes of synthetic-classification", "data", "data",
-           unset="2", type=positive_int),
+           unset="2", type=positive_int, param="classes"),
     Option("--header", {TRAIN: None, "predict": None}, "a .csv's first line names the columns "
            "(--no-header: it is data)", "data", "data",
-           unset="detected: a first line of numbers is data", action=argparse.BooleanOptionalAction),
+           unset="detected: a first line of numbers is data", action=argparse.BooleanOptionalAction,
+           param="header"),
     Option("--separator", {TRAIN: None, "predict": None}, "what separates a .csv's fields",
            "data", "data", unset="detected: comma, semicolon, tab or spaces",
-           type=separator, metavar="comma|semicolon|tab|space"),
+           type=separator, metavar="|".join(SEPARATORS), param="separator"),
     Option("--validation-fraction", {TRAIN: 0.2}, "share of the examples held out (stratified for "
            "classes) to measure the held-out cost and accuracy (0: none)", "data", "data",
-           type=number(0, 1, high_open=True), metavar="F"),
+           type=number(0, 1, high_open=True), metavar="F", param="fraction"),
     # -- the network
     Option("--sizes", {TRAIN: None, "gradcheck": [784, 256, 10], "explain": [2, 3, 2]},
            "all the sizes n[0],...,n[L], inputs and outputs included", "network",
@@ -285,6 +288,8 @@ OPTIONS = [
            action="store_true"),
 ]
 
+#: how the data functions' parameters are spelled on the command line (their messages use these)
+DATA_FLAGS = {o.param: o.flags[0] for o in OPTIONS if o.param is not None}
 #: what `gpubp train` uses for an option not given
 TRAIN_DEFAULTS = {o.name: o.commands[TRAIN] for o in OPTIONS
                   if TRAIN in o.commands and o.record is not None}

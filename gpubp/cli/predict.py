@@ -9,8 +9,9 @@ import sys
 import numpy as np
 
 from .. import backend, datasets, saving
+from ..atomic import write_atomic
 from ..errors import CheckpointError, DataError, GpubpError
-from . import about, files, record, report
+from . import about, files, record
 from .options import DATA_FLAGS, PROG
 
 
@@ -42,7 +43,7 @@ def cmd_predict(args):
                                 f"a predictions file of this model (first line {first!r})",
                                 args.force)
         # atomic: an interrupted write leaves the old predictions file whole
-        report.write_atomic(args.output, lambda f: f.write(text.encode("utf-8")))
+        write_atomic(args.output, lambda f: f.write(text.encode("utf-8")))
         print(f"{PROG}: wrote {X.shape[0]} {'probabilities' if args.proba else 'predictions'} "
               f"to {args.output}")
     else:

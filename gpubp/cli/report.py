@@ -5,14 +5,12 @@ A regression trains on the standardized target, ``(y - mean) / std``: its costs 
 line, the loss curve) are in that unit, and say so; the summary gives the mse in the target's
 units and standardized, so that the two can be told apart and compared."""
 
-import contextlib
-import os
 import sys
-import tempfile
 
 import numpy as np
 
 from .. import backend, datasets
+from ..atomic import write_atomic
 from .options import PROG
 
 
@@ -91,25 +89,3 @@ def plot(history, path, title, loss, best_epoch=None, quiet=False, standardized=
     fig.tight_layout()
     write_atomic(path, lambda f: fig.savefig(f, format="png"))
     return True
-
-
-def write_atomic(path, write):
-    """``write(f)`` into a temporary file beside ``path``, then renamed over it: an interrupted
-    write (a second Ctrl-C, an error) leaves the old file, and no temporary, behind."""
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
