@@ -41,18 +41,23 @@ from gpubp import backend
 
 def machine():
     """Lines on the machine, the versions and the BLAS, and the OPENBLAS_* variables."""
+    import importlib.metadata
+
     import sklearn
 
-    from gpubp import fused
-
-    numba = (f"numba {fused.numba.__version__}" if fused.numba is not None else
-             "numba not installed" if fused.WANTED else "numba not imported")
+    # without importing gpubp.fused: that would load the loops, which a fit of digits' size
+    # never loads in a fresh process (gpubp.kernels.FUSED_WORK)
+    try:
+        numba = f"numba {importlib.metadata.version('numba')}"
+    except importlib.metadata.PackageNotFoundError:
+        numba = "numba not installed"
+    loaded = "gpubp.fused" in sys.modules
     lines = [f"# {datetime.date.today()}  {platform.node()}  {platform.machine()}  "
              f"{platform.processor() or ''}  {os.cpu_count()} logical CPUs",
              f"# python {platform.python_version()}; numpy {np.__version__}; "
-             f"scikit-learn {sklearn.__version__}; gpubp device cpu; fused passes "
-             f"{'on' if fused.ENABLED else 'off'} ({numba}; GPUBP_FUSED="
-             f"{os.environ.get('GPUBP_FUSED', '(unset)')})"]
+             f"scikit-learn {sklearn.__version__}; gpubp device cpu; {numba}, fused loops "
+             f"{'loaded' if loaded else 'not loaded'} when this line was written; GPUBP_FUSED="
+             f"{os.environ.get('GPUBP_FUSED', '(unset)')}"]
     try:
         with open("/proc/cpuinfo") as f:
             model = next((line.split(":", 1)[1].strip() for line in f
