@@ -2,18 +2,25 @@
 
 :func:`write_atomic` is the one writer of every file gpubp saves (checkpoints, the loss curve,
 predict's ``--output``): ``write(f)`` writes into a temporary file in ``path``'s folder, named
-``.<name>.<pid>-<12 hex>.tmp`` and opened with ``O_EXCL``; it is flushed and fsynced, then
+``.<name>.<pid>-<12 hex>@<host>.tmp`` and opened with ``O_EXCL``; it is flushed and fsynced, then
 renamed over ``path`` with ``os.replace``, and the folder is fsynced so that the rename is
 durable. On any failure in between (an exception of ``write``, a KeyboardInterrupt, a full disk)
 the temporary is removed and the file that was at ``path`` is untouched. A temporary that a
 killed process left (SIGKILL, a power cut) is removed by the next write to the same path, once
-its process is known to have ended. Imports nothing of gpubp's.
+its process is known to have ended: a process of this machine (the host in the name), so that in
+a folder that several machines share (NFS) a write in progress on another machine keeps its
+temporary. Imports nothing of gpubp's.
 """
 
 import os
 import re
 import secrets
+import socket
 import stat
+
+#: this machine's name as the temporaries carry it (characters other than letters, digits, ".",
+#: "_" and "-" become "_")
+HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "localhost"
 
 
 def write_atomic(path, write):
@@ -24,7 +31,7 @@ def write_atomic(path, write):
     folder, name = os.path.split(os.path.abspath(path))
     remove_stale(folder, name)
     while True:  # O_EXCL: a name nobody else holds; a new file's mode follows the umask
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}@{HOST}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
@@ -63,9 +70,9 @@ def _sync_folder(folder):
 
 def remove_stale(folder, name):
     """Remove the temporaries that a write to ``name`` left when its process was killed
-    (SIGKILL, a power cut): ``.<name>.<pid>-<hex>.tmp`` whose process no longer runs on this
-    machine. A write in progress elsewhere keeps its own."""
-    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]{12}\.tmp")
+    (SIGKILL, a power cut): ``.<name>.<pid>-<hex>@<host>.tmp`` of this host whose process no
+    longer runs. A write in progress elsewhere (another process, another machine) keeps its own."""
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]{12}" + re.escape(f"@{HOST}.tmp"))
     try:
         names = os.listdir(folder)
     except OSError:

@@ -943,13 +943,16 @@ def test_a_save_removes_the_temporaries_of_killed_saves_only(tmp_path):
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead = int(done.stdout)  # a process that has ended
-    stale = tmp_path / f".m.{dead}-0123456789ab.tmp"
-    live = tmp_path / f".m.{os.getppid()}-0123456789ab.tmp"
-    other = tmp_path / f".n.{dead}-0123456789ab.tmp"
-    for p in (stale, live, other):
+    from gpubp.atomic import HOST
+
+    stale = tmp_path / f".m.{dead}-0123456789ab@{HOST}.tmp"
+    live = tmp_path / f".m.{os.getppid()}-0123456789ab@{HOST}.tmp"
+    other = tmp_path / f".n.{dead}-0123456789ab@{HOST}.tmp"
+    remote = tmp_path / f".m.{dead}-0123456789ab@{HOST}x.tmp"  # another machine's (shared folder)
+    for p in (stale, live, other, remote):
         p.write_bytes(b"PK\x03\x04 half a zip")
     make("network").save(tmp_path / "m")
-    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "m"])
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, remote.name, "m"])
 
 
 def test_a_save_killed_in_another_process_leaves_a_temporary_that_the_next_save_removes(tmp_path):

@@ -251,7 +251,9 @@ def test_write_fsyncs_the_file_then_the_folder_and_closes_what_it_opened(tmp_pat
 
 
 def stale_tmp(folder, pid):
-    p = folder / f".a.{pid}-0123456789ab.tmp"
+    from gpubp.atomic import HOST
+
+    p = folder / f".a.{pid}-0123456789ab@{HOST}.tmp"
     p.write_bytes(b"PK\x03\x04 half a zip")
     return p
 
