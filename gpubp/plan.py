@@ -27,6 +27,10 @@ derivative needs ``Z``: each is read from ``A``), and which the backward pass re
 ``dA``; and ``dZ``. An output layer's ``Z`` holds its logits (bias included): the stable costs
 read them.
 
+A sparse input (``net.plan(m, sparse={name})``, :mod:`gpubp.sparse`) holds each staged batch's
+CSR rows instead of a dense buffer, and its two products (``W A`` forward, ``dZ A^T`` backward)
+are the sparse ones; a sparse batch is a new matrix at each stage, the dense buffers are kept.
+
 Example weights (``stage(..., weights=w, divisor=s)``, ``w`` an ``(M,)`` device array gathered
 like ``Y``): the cost becomes ``sum_j w_j loss_j / s`` (``s``: the batch's sum of weights, the
 global batch's in data-parallel training) and the penalty ``l2 / (2 s) sum ||W||^2``; the backward
