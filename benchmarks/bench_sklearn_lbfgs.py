@@ -102,10 +102,9 @@ def run(args):
     return lines
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--max-iter", type=int, default=200)
+def record(run, parser, argv):
+    """Parse ``argv`` (with ``--out``), ``run(args)``, print its lines, and write them to
+    ``--out`` if given: the main of the scikit-learn benchmarks."""
     parser.add_argument("--out", help="also write the lines to this file")
     args = parser.parse_args(argv)
     lines = run(args)
@@ -113,6 +112,13 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--max-iter", type=int, default=200)
+    record(run, parser, argv)
 
 
 if __name__ == "__main__":

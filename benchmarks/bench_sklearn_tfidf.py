@@ -116,17 +116,13 @@ def run(args):
 
 
 def main(argv=None):
+    from bench_sklearn_lbfgs import record
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-iter", type=int, default=15)
     parser.add_argument("--docs", type=int, default=10000)
-    parser.add_argument("--out", help="also write the lines to this file")
-    args = parser.parse_args(argv)
-    lines = run(args)
-    print("\n".join(lines))
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+    record(run, parser, argv)
 
 
 if __name__ == "__main__":
