@@ -87,3 +87,46 @@ def test_segment_hits_box_worked_by_hand(p, q, hits):
 
     assert segment_hits_box(p, q, (0.0, 0.0, 1.0, 1.0)) is hits
     assert segment_hits_box(q, p, (0.0, 0.0, 1.0, 1.0)) is hits
+
+
+def _crowded():
+    """Three inputs into one layer, one of them also two columns on, a shared weight and two
+    outputs: many labels near many boxes."""
+    g = gpubp.Graph(device="cpu", seed=0)
+    A, B, C = g.input("A", 3), g.input("B", 3), g.input("C", 3)
+    W = g.weight("W", (3, 3))
+    H1 = g.layer("H1", W @ A + g.weight("U", (3, 3)) @ B + g.weight("P", (3, 3)) @ C,
+                 activation="tanh")
+    H2 = g.layer("H2", W @ H1 + g.weight("Q", (3, 3)) @ C, activation="tanh")
+    Y1 = g.layer("Y1", g.weight("V1", (1, 3)) @ H2 + g.weight("R", (1, 3)) @ H1)
+    Y2 = g.layer("Y2", g.weight("V2", (1, 3)) @ H2)
+    g.output([Y1, Y2], loss="half_sse")
+    return g
+
+
+GEOMETRY = ("test_every_term_has_an_arrow_and_a_label", "test_every_arrow_runs_from_border_to_border",
+            "test_no_arrow_crosses_a_box_or_a_label", "test_labels_texts_and_boxes_do_not_overlap",
+            "test_the_figure_fits_its_content")
+
+
+@pytest.mark.parametrize("make, check", [
+    (make, check) for make in (_skip_two_outputs, _crowded) for check in GEOMETRY
+    if (make, check) != (_crowded, "test_no_arrow_crosses_a_box_or_a_label")])
+def test_the_geometry_holds_for_skips_and_crowds(make, check):
+    """The geometry tests of test_picture.py on two more graphs, where a label beside its arrow
+    would land on a box unless the placing checks the boxes as well as the lines."""
+    import test_picture as tp
+
+    model = make()
+    getattr(tp, check)((model, *_drawing(model)))
+
+
+@pytest.mark.xfail(strict=True, reason="picture's layout: in _crowded, C's arrow to H2 (C read by "
+                   "H1 and, a column on, by H2; C in row 2 under A, B) runs diagonally up through "
+                   "H1's box; the skip rule puts a source under the columns it passes, but the "
+                   "line to a target in row 0 still crosses them (found 2026-12-04, not fixed)")
+def test_a_skip_from_a_low_row_does_not_cross_the_box_it_passes():
+    import test_picture as tp
+
+    model = _crowded()
+    tp.test_no_arrow_crosses_a_box_or_a_label((model, *_drawing(model)))
