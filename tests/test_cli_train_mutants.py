@@ -1,0 +1,82 @@
+"""Mutation gaps of gpubp/cli/train.py's setup steps (--sizes and --hidden, the ends the data
+decide, --activation per hidden layer, the targets of a regression): each refusal's exit status
+and its whole message, and what is built where the options agree."""
+
+import numpy as np
+import pytest
+
+import gpubp
+from gpubp import cli
+
+QUICK = ["--device", "cpu", "--no-plot", "--epochs", "1", "--quiet"]
+
+
+def main(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, " ".join(err.split())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "iris", "--sizes", "4,8,3", "--hidden", "8"],
+     "gpubp train: error: --sizes 4,8,3 and --hidden 8: give all the sizes (--sizes) or the "
+     "hidden ones (--hidden), not both"),
+    (["--data", "iris", "--sizes", "5,8,3"],
+     "gpubp train: error: --sizes 5,8,3: the data decide n[0] = 4 (features) and n[L] = 3 "
+     "(outputs for 3 classes with a softmax output); give --sizes 4,8,3, or the hidden sizes "
+     "alone: --hidden 8"),
+    (["--data", "iris", "--sizes", "4,8,2"],
+     "the data decide n[0] = 4 (features) and n[L] = 3 (outputs for 3 classes with a softmax "
+     "output); give --sizes 4,8,3"),
+    (["--data", "breast_cancer", "--sizes", "30,8,6,2"],
+     "the data decide n[0] = 30 (features) and n[L] = 1 (outputs for 2 classes with a sigmoid "
+     "output); give --sizes 30,8,6,1, or the hidden sizes alone: --hidden 8,6"),
+    (["--data", "synthetic-regression", "--features", "3", "--sizes", "3,2"],
+     "the data decide n[0] = 3 (features) and n[L] = 1 (outputs for a regression); give "
+     "--sizes 3,1, or the hidden sizes alone: --hidden none"),
+    (["--data", "iris", "--hidden", "8", "--activation", "relu,tanh"],
+     "gpubp train: error: --activation lists 2 names; there is 1 hidden layer (--hidden 8)"),
+    (["--data", "iris", "--hidden", "8,6", "--activation", "relu,tanh,relu"],
+     "gpubp train: error: --activation lists 3 names; there are 2 hidden layers (--hidden 8,6)"),
+    (["--data", "iris", "--hidden", "none", "--activation", "relu"],
+     "gpubp train: error: --activation was given but there is no hidden layer (--hidden none)"),
+])
+def test_options_that_disagree_are_refused_before_training(capsys, tmp_path, argv, message):
+    model = tmp_path / "m.npz"
+    code, err = main(capsys, "train", *argv, *QUICK, "--save", model)
+    assert code == 2 and message in err, err
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("argv, sizes, acts", [
+    (["--data", "iris", "--sizes", "4,8,3"], (4, 8, 3), ["relu", "softmax"]),
+    (["--data", "iris", "--sizes", "4,3"], (4, 3), ["softmax"]),
+    (["--data", "iris", "--hidden", "8,6", "--activation", "tanh,relu"], (4, 8, 6, 3),
+     ["tanh", "relu", "softmax"]),
+    (["--data", "iris", "--hidden", "5", "--activation", "sigmoid"], (4, 5, 3),
+     ["sigmoid", "softmax"]),
+    (["--data", "breast_cancer", "--sizes", "30,4,1"], (30, 4, 1), ["relu", "sigmoid"]),
+])
+def test_options_that_agree_build_that_network(capsys, tmp_path, argv, sizes, acts):
+    model = tmp_path / "m.npz"
+    code, err = main(capsys, "train", *argv, *QUICK, "--save", model)
+    assert code == 0, err
+    net = gpubp.load(model)
+    assert net.sizes == sizes and [a.name for a in net.activations[1:]] == acts
+
+
+def test_a_regressions_targets_are_standardized_on_the_training_rows(capsys, tmp_path):
+    """y is standardized with the mean and standard deviation of the training rows, recorded in
+    the model; a constant target (std 0) is divided by 1, not 0."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    for y, want_std in [(3 * X[:, 0] + 7 + rng.normal(size=40), None), (np.full(40, 5.0), 1.0)]:
+        data = tmp_path / "r.npz"
+        np.savez(data, X=X, y=y)
+        model = tmp_path / "m.npz"
+        code, err = main(capsys, "train", "--data", data, "--task", "regression", "--hidden", "4",
+                         "--validation-fraction", "0", *QUICK, "--save", model, "--force")
+        assert code == 0, err
+        meta = gpubp.load(model).metadata
+        assert float(meta["y_mean"]) == pytest.approx(y.mean())
+        assert float(meta["y_std"]) == pytest.approx(y.std() if want_std is None else want_std)
