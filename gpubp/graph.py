@@ -42,7 +42,7 @@ import threading
 import numpy as np
 
 from . import activations as _activations
-from . import backend, checkpoint, saving, sparse, specs
+from . import backend, checkpoint, kernels, saving, sparse, specs
 from . import equations as _equations
 from . import losses as _losses
 from . import train as _train
@@ -389,7 +389,8 @@ class Graph:
         """The training step for batches of ``m`` examples (:class:`gpubp.plan.Plan`), kept for
         reuse; ``sparse``: the names of the inputs given as sparse matrices (:mod:`gpubp.sparse`)."""
         self._complete()
-        key = (m, frozenset(sparse))
+        # keyed by the loops too: a plan bound before a long fit loaded them keeps the twins
+        key = (m, frozenset(sparse), kernels.loops_loaded())
         p = self._plans.get(key)
         if p is None:
             p = self._plans[key] = Plan(self, m, train=True, sparse=key[1])
@@ -404,7 +405,7 @@ class Graph:
         plans = getattr(self._local, "plans", None)
         if plans is None:
             plans = self._local.plans = collections.OrderedDict()
-        key = (m, frozenset(sparse))
+        key = (m, frozenset(sparse), kernels.loops_loaded())
         p = plans.get(key)
         if p is None:
             p = plans[key] = Plan(self, m, train=False, sparse=key[1])

@@ -217,6 +217,13 @@ def loops_for(size):
     return fused if fused.ENABLED else None
 
 
+def loops_loaded():
+    """Are the loops loaded and on? (What a plan's bound calls depend on: a plan bound before
+    they were loaded keeps the twins, so a network keys its plans by this too.)"""
+    fused = sys.modules.get(__package__ + ".fused")
+    return fused is not None and fused.ENABLED
+
+
 def expect_work(work):
     """A fit on NumPy arrays announces its elementwise work (``steps x (m x sum of n[l] +
     parameters)``) before it makes its plans: from ``FUSED_WORK`` on, the loops are loaded, and
