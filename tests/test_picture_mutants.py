@@ -130,3 +130,18 @@ def test_a_skip_from_a_low_row_does_not_cross_the_box_it_passes():
 
     model = _crowded()
     tp.test_no_arrow_crosses_a_box_or_a_label((model, *_drawing(model)))
+
+
+def test_arrow_ids_are_numbered_only_where_a_term_repeats():
+    arrows = set(_drawing(MODELS["a skip"]())[3])
+    assert arrows == {"X H1 W1", "H1 H2 W2", "X H2 W3", "H2 Y V"}
+    arrows = set(_drawing(MODELS["a repeated term"]())[3])
+    assert arrows == {"X1 H Wx (1)", "X1 H Wx (2)", "H Y V"}
+
+
+def test_draw_returns_the_path_it_wrote(tmp_path):
+    from gpubp import picture
+
+    path = tmp_path / "net.svg"
+    assert picture.draw(MODELS["seed 002 (2-3-2)"](), path) == str(path)
+    assert path.read_bytes().startswith(b"<?xml")
