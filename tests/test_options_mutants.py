@@ -158,3 +158,20 @@ def test_version_and_no_command(capsys):
     assert capsys.readouterr().out.startswith("gpubp ")
     assert cli.main([]) == 2
     assert "train" in capsys.readouterr().out
+
+
+def test_predict_requires_a_model_and_an_input(capsys):
+    code, err = refused(capsys, "predict")
+    assert code == 2 and "the following arguments are required: --model, --input" in err
+    code, err = refused(capsys, "predict", "--model", "m.npz")
+    assert code == 2 and "the following arguments are required: --input" in err
+
+
+def test_a_flag_whose_default_is_false_shows_no_default(capsys):
+    train = help_text(capsys, "train")
+    assert "--quiet, -q print nothing but errors (the exit status says the rest)" in train
+    assert train.endswith("(the exit status says the rest)") or "the rest) (default" not in train
+    assert "(default False)" not in train and "(default True)" not in train
+    for command in ("predict", "gradcheck", "explain"):
+        text = help_text(capsys, command)
+        assert "(default False)" not in text and "(default True)" not in text, command
