@@ -80,3 +80,20 @@ def test_a_regressions_targets_are_standardized_on_the_training_rows(capsys, tmp
         meta = gpubp.load(model).metadata
         assert float(meta["y_mean"]) == pytest.approx(y.mean())
         assert float(meta["y_std"]) == pytest.approx(y.std() if want_std is None else want_std)
+
+
+def test_a_resume_names_the_option_as_it_was_given(capsys, tmp_path):
+    """--sizes on a resume is checked as the hidden sizes it spells, and the message says
+    --sizes; a resume without it goes on."""
+    model = tmp_path / "m.npz"
+    assert main(capsys, "train", "--data", "iris", "--hidden", "8", *QUICK, "--save", model)[0] == 0
+    code, err = main(capsys, "train", "--resume", model, "--sizes", "4,16,3", "--epochs", "2",
+                     "--quiet")
+    assert code == 2 and ("--sizes 4,16,3 (--hidden 16) differs from 8, with which" in err
+                          and "(leave --sizes out)" in err), err
+    code, err = main(capsys, "train", "--resume", model, "--hidden", "16", "--epochs", "2",
+                     "--quiet")
+    assert code == 2 and "--hidden 16 differs from 8" in err and "(leave --hidden out)" in err
+    code, err = main(capsys, "train", "--resume", model, "--epochs", "2", "--quiet")
+    assert code == 0, err
+    assert gpubp.load(model).training.epoch == 2
