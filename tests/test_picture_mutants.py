@@ -145,3 +145,12 @@ def test_draw_returns_the_path_it_wrote(tmp_path):
     path = tmp_path / "net.svg"
     assert picture.draw(MODELS["seed 002 (2-3-2)"](), path) == str(path)
     assert path.read_bytes().startswith(b"<?xml")
+
+
+def test_an_input_nobody_reads_stands_with_the_first_inputs():
+    g = gpubp.Graph(device="cpu", seed=0)
+    X, U = g.input("X", 2), g.input("U", 2)
+    H = g.layer("H", g.weight("W", (3, 2)) @ X, activation="tanh")
+    g.output(g.layer("Y", g.weight("V", (1, 3)) @ H), loss="half_sse")
+    c = centres(g)
+    assert c["U"][0] == pytest.approx(c["X"][0]) and c["X"][0] < c["H"][0] < c["Y"][0]
