@@ -70,7 +70,10 @@ def test_a_regressions_targets_are_standardized_on_the_training_rows(capsys, tmp
     the model; a constant target (std 0) is divided by 1, not 0."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
-    for y, want_std in [(3 * X[:, 0] + 7 + rng.normal(size=40), None), (np.full(40, 5.0), 1.0)]:
+    cases = [(3 * X[:, 0] + 7 + rng.normal(size=40), None),            # std about 3
+             (0.1 * X[:, 1] - 2 + 0.05 * rng.normal(size=40), None),    # std about 0.1
+             (np.full(40, 5.0), 1.0)]                                   # std 0
+    for y, want_std in cases:
         data = tmp_path / "r.npz"
         np.savez(data, X=X, y=y)
         model = tmp_path / "m.npz"
@@ -80,6 +83,11 @@ def test_a_regressions_targets_are_standardized_on_the_training_rows(capsys, tmp
         meta = gpubp.load(model).metadata
         assert float(meta["y_mean"]) == pytest.approx(y.mean())
         assert float(meta["y_std"]) == pytest.approx(y.std() if want_std is None else want_std)
+        if want_std is None:  # a resume reads them back from the model and keeps them
+            code, err = main(capsys, "train", "--resume", model, "--epochs", "2", "--quiet")
+            assert code == 0, err
+            again = gpubp.load(model).metadata
+            assert (again["y_mean"], again["y_std"]) == (meta["y_mean"], meta["y_std"])
 
 
 def test_a_resume_names_the_option_as_it_was_given(capsys, tmp_path):
