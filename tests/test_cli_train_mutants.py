@@ -123,3 +123,26 @@ def test_a_regression_learns_its_targets_in_their_unit(capsys, tmp_path):
     assert main(capsys, "predict", "--model", model, "--input", data, "--output", out)[0] == 0
     predicted = np.genfromtxt(out, delimiter=",", skip_header=1)
     assert np.abs(predicted - y).max() < 0.05
+
+
+def test_a_relative_data_path_is_recorded_absolute(capsys, tmp_path, monkeypatch):
+    """So that a resume from another folder finds the data."""
+    rng = np.random.default_rng(0)
+    work = tmp_path / "work"
+    work.mkdir()
+    np.savez(work / "r.npz", X=rng.normal(size=(20, 2)), y=rng.normal(size=20))
+    monkeypatch.chdir(work)
+    code, err = main(capsys, "train", "--data", "r.npz", "--task", "regression", "--hidden", "3",
+                     *QUICK, "--save", "m.npz")
+    assert code == 0, err
+    assert gpubp.load(work / "m.npz").metadata["data"]["data"] == str(work / "r.npz")
+    monkeypatch.chdir(tmp_path)
+    code, err = main(capsys, "train", "--resume", work / "m.npz", "--epochs", "2", "--quiet")
+    assert code == 0, err
+
+
+def test_an_unwritable_save_path_is_refused_before_training(capsys, tmp_path):
+    code, err = main(capsys, "train", "--data", "iris", "--hidden", "4", "--device", "cpu",
+                     "--no-plot", "--epochs", "1", "--save", tmp_path / "nodir" / "m.npz")
+    assert code == 1 and f"--save {tmp_path / 'nodir' / 'm.npz'}: the folder" in err
+    assert "does not exist" in err
