@@ -146,3 +146,24 @@ def test_an_unwritable_save_path_is_refused_before_training(capsys, tmp_path):
                      "--no-plot", "--epochs", "1", "--save", tmp_path / "nodir" / "m.npz")
     assert code == 1 and f"--save {tmp_path / 'nodir' / 'm.npz'}: the folder" in err
     assert "does not exist" in err
+
+
+def test_parameters_not_finite_at_the_end_are_not_saved_and_say_which_epoch():
+    """check_finite (a signal can stop a run mid-epoch after the parameters overflowed): the
+    epoch it names is the one under way, state.epoch + 1, or 1 before any."""
+    from gpubp.cli.train import TrainRun
+    from gpubp.errors import TrainingDiverged
+
+    net = gpubp.Network([2, 3, 1], device="cpu", seed=0)
+    rng = np.random.default_rng(0)
+    net.fit(rng.normal(size=(2, 8)), rng.uniform(size=(1, 8)), epochs=3, batch_size=8,
+            verbose=False)
+    run = TrainRun.__new__(TrainRun)  # the step alone, on a network and options
+    run.net, run.opts = net, {"epochs": 10, "lr": 0.01}
+    run.check_finite(net.training)  # finite: nothing to say
+    net.params.flat[0] = np.nan
+    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch 4/10 \(the parameters "
+                       r"are not finite\); nothing was saved; try a smaller --lr than 0.01"):
+        run.check_finite(net.training)
+    with pytest.raises(TrainingDiverged, match=r"in epoch 1/10 "):
+        run.check_finite(None)
