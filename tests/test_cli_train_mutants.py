@@ -167,3 +167,43 @@ def test_parameters_not_finite_at_the_end_are_not_saved_and_say_which_epoch():
         run.check_finite(net.training)
     with pytest.raises(TrainingDiverged, match=r"in epoch 1/10 "):
         run.check_finite(None)
+
+
+def test_progress_counts_the_epochs_in_all(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    argv = ["train", "--data", "iris", "--hidden", "4", "--device", "cpu", "--no-plot"]
+    assert cli.main([*argv, "--epochs", "2", "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "\nepoch 1/2  cost " in out and "\nepoch 2/2  cost " in out and "epoch 3/" not in out
+    assert cli.main(["train", "--resume", str(model), "--epochs", "3", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "\nepoch 3/3  cost " in out and "epoch 1/" not in out and "epoch 4/" not in out
+
+
+@pytest.mark.parametrize("argv, rows, loss", [
+    (["--data", "iris", "--output", "sigmoid"], 3, "bce"),               # one sigmoid per class
+    (["--data", "breast_cancer", "--output", "softmax"], 2, "cross_entropy"),
+    (["--data", "breast_cancer"], 1, "bce"),
+])
+def test_the_outputs_a_task_needs(capsys, tmp_path, argv, rows, loss):
+    model = tmp_path / "m.npz"
+    code, err = main(capsys, "train", *argv, "--hidden", "4", *QUICK, "--save", model)
+    assert code == 0, err
+    net = gpubp.load(model)
+    assert net.sizes[-1] == rows and net.loss.name == loss
+
+
+def test_a_resume_refuses_a_standardization_for_other_features(capsys, tmp_path):
+    from gpubp import saving
+
+    model = tmp_path / "m.npz"
+    assert main(capsys, "train", "--data", "iris", "--hidden", "4", *QUICK, "--save", model)[0] == 0
+    for key in ("x_mean", "x_std"):  # one of the two wrong is enough
+        net = gpubp.load(model)
+        meta = dict(net.metadata)
+        good = meta[key]
+        meta[key] = good[:3]
+        bad = tmp_path / f"bad_{key}.npz"
+        saving.save(net, bad, metadata=meta)
+        code, err = main(capsys, "train", "--resume", bad, "--epochs", "2", "--quiet")
+        assert code == 1 and "its standardization is for" in err and "the data have 4" in err, err
