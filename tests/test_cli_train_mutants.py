@@ -2,6 +2,8 @@
 decide, --activation per hidden layer, the targets of a regression): each refusal's exit status
 and its whole message, and what is built where the options agree."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -175,6 +177,8 @@ def test_progress_counts_the_epochs_in_all(capsys, tmp_path):
     assert cli.main([*argv, "--epochs", "2", "--save", str(model)]) == 0
     out = capsys.readouterr().out
     assert "\nepoch 1/2  cost " in out and "\nepoch 2/2  cost " in out and "epoch 3/" not in out
+    seconds = [float(s) for s in re.findall(r"\((\d+\.\d+) s\)\n", out)]
+    assert len(seconds) == 2 and all(0 <= s < 60 for s in seconds), out  # each epoch's own time
     assert cli.main(["train", "--resume", str(model), "--epochs", "3", "--no-plot"]) == 0
     out = capsys.readouterr().out
     assert "\nepoch 3/3  cost " in out and "epoch 1/" not in out and "epoch 4/" not in out
