@@ -1,6 +1,8 @@
-"""Mutation gaps of gpubp/cli/train.py's setup steps (--sizes and --hidden, the ends the data
-decide, --activation per hidden layer, the targets of a regression): each refusal's exit status
-and its whole message, and what is built where the options agree."""
+"""Mutation gaps of gpubp/cli/train.py (the setup steps, the options and outputs, load_data,
+check_finite, fit's progress): --sizes and --hidden, the ends the data decide, --activation per
+hidden layer, the outputs a task needs, a regression's targets (standardized, and back through
+predict), a relative --data path, an unwritable --save, a resume's checks, the epochs counted:
+each refusal's exit status and message, and what is built where the options agree."""
 
 import re
 
