@@ -213,3 +213,19 @@ def test_a_resume_refuses_a_standardization_for_other_features(capsys, tmp_path)
         saving.save(net, bad, metadata=meta)
         code, err = main(capsys, "train", "--resume", bad, "--epochs", "2", "--quiet")
         assert code == 1 and "its standardization is for" in err and "the data have 4" in err, err
+
+
+def test_a_stretch_with_patience_resumed_is_the_uninterrupted_run(capsys, tmp_path):
+    """--patience watched across a resume: 5 epochs (the held-out cost rises in epoch 5 here)
+    then a resume to 8 give the parameters of 8 epochs in one run, bit for bit."""
+    argv = ["--data", "iris", "--hidden", "8", "--lr", "0.05", "--patience", "50", "--device",
+            "cpu", "--no-plot", "--quiet"]
+    straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
+    assert main(capsys, "train", *argv, "--epochs", "8", "--save", straight)[0] == 0
+    assert main(capsys, "train", *argv, "--epochs", "5", "--save", split)[0] == 0
+    val = gpubp.load(split).training.history["val_cost"]
+    assert val[4] > min(val[:4]), "the premise: epoch 5 is not the best one"
+    assert main(capsys, "train", "--resume", split, "--epochs", "8", "--quiet")[0] == 0
+    a, b = gpubp.load(straight), gpubp.load(split)
+    assert b.training.epoch == 8
+    assert np.array_equal(gpubp.backend.to_host(a.params.flat), gpubp.backend.to_host(b.params.flat))
