@@ -229,3 +229,50 @@ def test_a_stretch_with_patience_resumed_is_the_uninterrupted_run(capsys, tmp_pa
     a, b = gpubp.load(straight), gpubp.load(split)
     assert b.training.epoch == 8
     assert np.array_equal(gpubp.backend.to_host(a.params.flat), gpubp.backend.to_host(b.params.flat))
+
+
+def _run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_what_a_run_announces(capsys, tmp_path):
+    """The data and its split, the network with its hidden activations (one name, a list, or -
+    for none), and on a resume where it goes on from, or that nothing is left."""
+    model = tmp_path / "m.npz"
+    run = ["--device", "cpu", "--no-plot"]
+    out = _run(capsys, "train", "--data", "iris", "--hidden", "8,6", "--activation", "tanh,relu",
+               "--epochs", "2", *run, "--save", model)
+    assert out.startswith("gpubp: iris (150 examples, 4 features, 3 classes): 120 to train, 30 "
+                          "held out\ngpubp: network 4-8-6-3, tanh,relu hidden, softmax output, "
+                          "cross_entropy; adam lr 0.001, batch 32, on cpu (float32)\nepoch 1/2 ")
+    assert "(2 epochs run, 2 in all)" in out
+    out = _run(capsys, "train", "--data", "iris", "--hidden", "8,6", "--epochs", "1", *run,
+               "--save", tmp_path / "same.npz")
+    assert "\ngpubp: network 4-8-6-3, relu hidden, softmax output" in out
+    assert "(1 epoch run, 1 in all)" in out
+    out = _run(capsys, "train", "--data", "iris", "--hidden", "none", "--epochs", "1", *run,
+               "--save", tmp_path / "none.npz")
+    assert "\ngpubp: network 4-3, - hidden, softmax output" in out
+    out = _run(capsys, "train", "--resume", model, "--epochs", "3", "--no-plot")
+    assert "cpu (float32); resuming after epoch 2/3\nepoch 3/3 " in out
+    assert "(1 epoch run, 3 in all)" in out
+    out = _run(capsys, "train", "--resume", model, "--epochs", "3", "--no-plot")
+    assert f"gpubp: {model} has been trained for 3 epochs already (--epochs 3 in all); nothing " \
+           f"to resume\n" in out
+    assert "epoch 3/3 " not in out
+
+
+def test_a_regression_says_its_costs_are_of_the_standardized_target(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    data = tmp_path / "r.npz"
+    np.savez(data, X=X, y=10 + 4 * X[:, 0])
+    out = _run(capsys, "train", "--data", data, "--task", "regression", "--hidden", "3",
+               "--epochs", "1", "--device", "cpu", "--no-plot", "--validation-fraction", "0",
+               "--save", tmp_path / "m.npz")
+    y = 10 + 4 * X[:, 0]
+    assert (f"gpubp: the costs are those of the standardized target, (target - {y.mean():g}) / "
+            f"{y.std():g}; the summary gives the mse in the target's units too") in out
