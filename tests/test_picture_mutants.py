@@ -154,3 +154,14 @@ def test_an_input_nobody_reads_stands_with_the_first_inputs():
     g.output(g.layer("Y", g.weight("V", (1, 3)) @ H), loss="half_sse")
     c = centres(g)
     assert c["U"][0] == pytest.approx(c["X"][0]) and c["X"][0] < c["H"][0] < c["Y"][0]
+
+
+def test_a_third_band_reads_left_to_right_again():
+    """Ten columns (9 layers): X-A[3] left to right, A[4]-A[7] right to left below, A[8]-A[9]
+    left to right below those, starting under X (a snake)."""
+    c = centres(MODELS["9 layers"]())
+    x = {name: v[0] for name, v in c.items()}
+    y = {name: v[1] for name, v in c.items()}
+    assert x["A[8]"] < x["A[9]"] and x["A[8]"] == pytest.approx(x["X"])
+    assert x["A[7]"] == pytest.approx(x["A[8]"]) and x["A[4]"] > x["A[5]"] > x["A[6]"] > x["A[7]"]
+    assert y["A[8]"] == pytest.approx(y["A[9]"]) and y["A[8]"] < y["A[7]"] < y["A[3]"]
