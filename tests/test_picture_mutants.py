@@ -165,3 +165,18 @@ def test_a_third_band_reads_left_to_right_again():
     assert x["A[8]"] < x["A[9]"] and x["A[8]"] == pytest.approx(x["X"])
     assert x["A[7]"] == pytest.approx(x["A[8]"]) and x["A[4]"] > x["A[5]"] > x["A[6]"] > x["A[7]"]
     assert y["A[8]"] == pytest.approx(y["A[9]"]) and y["A[8]"] < y["A[7]"] < y["A[3]"]
+
+
+def test_neighbouring_columns_keep_the_gap_their_labels_need():
+    """Each slot is as wide as its widest box over all bands, so two neighbouring boxes of a band
+    are at least the gap apart: max(GAP, the widest label + 2 CLEAR + 0.2 in). In 9 layers the
+    output A[9] (wider: it names its loss) shares a slot with A[1] and A[6]."""
+    from gpubp import picture
+
+    fig, _, boxes, _, labels, _ = _drawing(MODELS["9 layers"]())
+    widest = max(b[2] - b[0] for name, b in labels.items() if name != "title") / fig.dpi
+    gap = max(picture.GAP, widest + 2 * picture.CLEAR + 0.2) * fig.dpi
+    bands = [["X", "A[1]", "A[2]", "A[3]"], ["A[7]", "A[6]", "A[5]", "A[4]"], ["A[8]", "A[9]"]]
+    gaps = [boxes[b][0] - boxes[a][2] for band in bands for a, b in zip(band, band[1:])]
+    assert min(gaps) >= gap - 1, (gaps, gap)
+    assert min(gaps) <= gap + 1, "some neighbours are exactly the gap apart"
