@@ -276,3 +276,47 @@ def test_a_regression_says_its_costs_are_of_the_standardized_target(capsys, tmp_
     y = 10 + 4 * X[:, 0]
     assert (f"gpubp: the costs are those of the standardized target, (target - {y.mean():g}) / "
             f"{y.std():g}; the summary gives the mse in the target's units too") in out
+
+
+def test_what_a_run_sums_up(capsys, tmp_path):
+    model, other = tmp_path / "m.npz", tmp_path / "other.npz"
+    run = ["--device", "cpu", "--no-plot"]
+    out = _run(capsys, "train", "--data", "iris", "--hidden", "4", "--epochs", "0", *run,
+               "--save", model)
+    assert "(0 epochs run, 0 in all)" in out and "train accuracy" in out
+    assert f"\nmodel: {model}\n" in out
+    out = _run(capsys, "train", "--resume", model, "--epochs", "1", "--no-plot")
+    assert "(1 epoch run, 1 in all)" in out and f"\nmodel: {model} (updated)\n" in out
+    total = float(re.search(r"training \(.*\), (\d+\.\d+) s in all", out).group(1))
+    assert 0 <= total < 600
+    out = _run(capsys, "train", "--resume", model, "--epochs", "2", "--no-plot", "--save", other)
+    assert f"\nmodel: {other}\n" in out, "a resume saved elsewhere: a new file, not updated"
+    out = _run(capsys, "train", "--resume", model, "--epochs", "1", "--no-plot")
+    assert f"\nmodel: {model} (unchanged: nothing to resume)\n" in out
+
+
+def test_a_resume_with_nothing_left_prints_no_standardization_note(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    data, model = tmp_path / "r.npz", tmp_path / "m.npz"
+    np.savez(data, X=X, y=10 + 4 * X[:, 0])
+    argv = ["--hidden", "3", "--device", "cpu", "--no-plot", "--validation-fraction", "0"]
+    _run(capsys, "train", "--data", data, "--task", "regression", "--epochs", "1", *argv,
+         "--save", model)
+    out = _run(capsys, "train", "--resume", model, "--epochs", "1", "--no-plot")
+    assert "nothing to resume" in out and "standardized target" not in out
+
+
+def test_a_model_saved_untrained_resumes_as_a_fresh_run(capsys, tmp_path):
+    """--epochs 0 saves an untrained model (no training state); --resume then trains it (it
+    raised AttributeError in announce: state.mid_epoch on None), to the fresh run's bits."""
+    untrained, fresh = tmp_path / "u.npz", tmp_path / "f.npz"
+    run = ["--data", "iris", "--hidden", "4", "--device", "cpu", "--no-plot", "--quiet"]
+    assert main(capsys, "train", *run, "--epochs", "0", "--save", untrained)[0] == 0
+    assert gpubp.load(untrained).training is None
+    out = _run(capsys, "train", "--resume", untrained, "--epochs", "2", "--no-plot")  # not quiet
+    assert "; resuming after epoch 0/2\nepoch 1/2 " in out
+    assert main(capsys, "train", *run, "--epochs", "2", "--save", fresh)[0] == 0
+    a, b = gpubp.load(untrained), gpubp.load(fresh)
+    assert a.training.epoch == 2
+    assert np.array_equal(gpubp.backend.to_host(a.params.flat), gpubp.backend.to_host(b.params.flat))
