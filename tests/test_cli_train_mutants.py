@@ -320,3 +320,16 @@ def test_a_model_saved_untrained_resumes_as_a_fresh_run(capsys, tmp_path):
     a, b = gpubp.load(untrained), gpubp.load(fresh)
     assert a.training.epoch == 2
     assert np.array_equal(gpubp.backend.to_host(a.params.flat), gpubp.backend.to_host(b.params.flat))
+
+
+def test_a_model_that_stopped_early_has_nothing_to_resume(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    out = _run(capsys, "train", "--data", "iris", "--hidden", "8", "--lr", "0.05", "--patience",
+               "1", "--epochs", "20", "--device", "cpu", "--no-plot", "--save", model)
+    stopped = int(re.search(r"\((\d+) epochs run, \1 in all\)", out).group(1))
+    assert stopped < 20 and "early stop: the held-out cost has not improved for 1 epochs" in out
+    before = gpubp.backend.to_host(gpubp.load(model).params.flat)
+    out = _run(capsys, "train", "--resume", model, "--epochs", "20", "--no-plot")
+    assert f"gpubp: {model} stopped early at epoch {stopped} (--patience); nothing to resume" in out
+    assert f"(0 epochs run, {stopped} in all)" in out and "\nepoch " not in out
+    assert np.array_equal(gpubp.backend.to_host(gpubp.load(model).params.flat), before)
