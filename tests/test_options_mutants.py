@@ -42,6 +42,8 @@ def test_an_abbreviated_option_is_refused(capsys):
      "argument --validation-fraction: expected a number >= 0 and < 1; got '-0.1'"),
     (["train", "--validation-fraction", "nan"], "expected a number >= 0 and < 1; got 'nan'"),
     (["train", "--lr", "0"], "argument --lr: expected a number > 0; got '0'"),
+    (["gradcheck", "--tol", "0"], "argument --tol: expected a number > 0; got '0'"),
+    (["gradcheck", "--tol", "-1"], "argument --tol: expected a number > 0; got '-1'"),
     (["train", "--lr", "inf"], "argument --lr: expected a number > 0; got 'inf'"),
     (["train", "--lr", "fast"], "argument --lr: expected a number; got 'fast'"),
     (["train", "--l2=-1e-9"], "argument --l2: expected a number >= 0; got '-1e-9'"),
@@ -147,7 +149,10 @@ def test_the_help_says_each_default(capsys):
     assert "--no-plot draw no loss curve (nor does a resumed run) --force" in train
     explain = help_text(capsys, "explain")
     assert "(default 2,3,2)" in explain and "(default 5)" in explain and "(default text)" in explain
-    assert " data: --" not in explain, "only train's options are grouped"
+    for command in ("explain", "gradcheck", "predict"):  # only train's options are grouped
+        text = help_text(capsys, command)
+        for heading in ("data", "network", "training", "where and what to write"):
+            assert f" {heading}: --" not in text, (command, heading)
     grad = help_text(capsys, "gradcheck")
     assert "(default 784,256,10)" in grad and "(default 8)" in grad and "(default 50)" in grad
     assert "(default 1e-07)" in grad
@@ -158,3 +163,20 @@ def test_version_and_no_command(capsys):
     assert capsys.readouterr().out.startswith("gpubp ")
     assert cli.main([]) == 2
     assert "train" in capsys.readouterr().out
+
+
+def test_predict_requires_a_model_and_an_input(capsys):
+    code, err = refused(capsys, "predict")
+    assert code == 2 and "the following arguments are required: --model, --input" in err
+    code, err = refused(capsys, "predict", "--model", "m.npz")
+    assert code == 2 and "the following arguments are required: --input" in err
+
+
+def test_a_flag_whose_default_is_false_shows_no_default(capsys):
+    train = help_text(capsys, "train")
+    assert "--quiet, -q print nothing but errors (the exit status says the rest)" in train
+    assert train.endswith("(the exit status says the rest)") or "the rest) (default" not in train
+    assert "(default False)" not in train and "(default True)" not in train
+    for command in ("predict", "gradcheck", "explain"):
+        text = help_text(capsys, command)
+        assert "(default False)" not in text and "(default True)" not in text, command

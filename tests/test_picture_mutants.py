@@ -130,3 +130,53 @@ def test_a_skip_from_a_low_row_does_not_cross_the_box_it_passes():
 
     model = _crowded()
     tp.test_no_arrow_crosses_a_box_or_a_label((model, *_drawing(model)))
+
+
+def test_arrow_ids_are_numbered_only_where_a_term_repeats():
+    arrows = set(_drawing(MODELS["a skip"]())[3])
+    assert arrows == {"X H1 W1", "H1 H2 W2", "X H2 W3", "H2 Y V"}
+    arrows = set(_drawing(MODELS["a repeated term"]())[3])
+    assert arrows == {"X1 H Wx (1)", "X1 H Wx (2)", "H Y V"}
+
+
+def test_draw_returns_the_path_it_wrote(tmp_path):
+    from gpubp import picture
+
+    path = tmp_path / "net.svg"
+    assert picture.draw(MODELS["seed 002 (2-3-2)"](), path) == str(path)
+    assert path.read_bytes().startswith(b"<?xml")
+
+
+def test_an_input_nobody_reads_stands_with_the_first_inputs():
+    g = gpubp.Graph(device="cpu", seed=0)
+    X, U = g.input("X", 2), g.input("U", 2)
+    H = g.layer("H", g.weight("W", (3, 2)) @ X, activation="tanh")
+    g.output(g.layer("Y", g.weight("V", (1, 3)) @ H), loss="half_sse")
+    c = centres(g)
+    assert c["U"][0] == pytest.approx(c["X"][0]) and c["X"][0] < c["H"][0] < c["Y"][0]
+
+
+def test_a_third_band_reads_left_to_right_again():
+    """Ten columns (9 layers): X-A[3] left to right, A[4]-A[7] right to left below, A[8]-A[9]
+    left to right below those, starting under X (a snake)."""
+    c = centres(MODELS["9 layers"]())
+    x = {name: v[0] for name, v in c.items()}
+    y = {name: v[1] for name, v in c.items()}
+    assert x["A[8]"] < x["A[9]"] and x["A[8]"] == pytest.approx(x["X"])
+    assert x["A[7]"] == pytest.approx(x["A[8]"]) and x["A[4]"] > x["A[5]"] > x["A[6]"] > x["A[7]"]
+    assert y["A[8]"] == pytest.approx(y["A[9]"]) and y["A[8]"] < y["A[7]"] < y["A[3]"]
+
+
+def test_neighbouring_columns_keep_the_gap_their_labels_need():
+    """Each slot is as wide as its widest box over all bands, so two neighbouring boxes of a band
+    are at least the gap apart: max(GAP, the widest label + 2 CLEAR + 0.2 in). In 9 layers the
+    output A[9] (wider: it names its loss) shares a slot with A[1] and A[6]."""
+    from gpubp import picture
+
+    fig, _, boxes, _, labels, _ = _drawing(MODELS["9 layers"]())
+    widest = max(b[2] - b[0] for name, b in labels.items() if name != "title") / fig.dpi
+    gap = max(picture.GAP, widest + 2 * picture.CLEAR + 0.2) * fig.dpi
+    bands = [["X", "A[1]", "A[2]", "A[3]"], ["A[7]", "A[6]", "A[5]", "A[4]"], ["A[8]", "A[9]"]]
+    gaps = [boxes[b][0] - boxes[a][2] for band in bands for a, b in zip(band, band[1:])]
+    assert min(gaps) >= gap - 1, (gaps, gap)
+    assert min(gaps) <= gap + 1, "some neighbours are exactly the gap apart"

@@ -278,7 +278,7 @@ class TrainRun:
         hidden_acts = [a.name for a in net.activations[1:-1]]
         shown = hidden_acts[0] if len(set(hidden_acts)) == 1 else ",".join(hidden_acts) or "-"
         where = ""
-        if meta is not None and state.mid_epoch:  # as the interrupt said: "stopped in epoch E"
+        if meta is not None and state is not None and state.mid_epoch:  # "stopped in epoch E"
             where = (f"; resuming in epoch {self.done + 1}/{opts['epochs']} (after "
                      f"{state.position} of its {self.train_rows.size} examples)")
         elif meta is not None:
