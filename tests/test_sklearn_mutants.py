@@ -234,3 +234,72 @@ def test_the_batches_of_one_epoch(batch_size, m, steps):
     assert est.optimizer_.t == steps
     clipped = [w for w in caught if "batch_size" in str(w.message)]
     assert len(clipped) == (batch_size != "auto" and batch_size > m)
+
+
+# ---- base.py ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_the_tags_say_sparse_input_and_multioutput_targets(Estimator):
+    """scikit-learn's checks and meta-estimators read the tags: X may be sparse, y may have
+    several outputs (scikit-learn's own MLPs say the same)."""
+    from sklearn.neural_network import MLPClassifier as Peer
+    from sklearn.utils import get_tags
+
+    tags = get_tags(Estimator())
+    assert tags.input_tags.sparse is True and tags.target_tags.multi_output is True
+    assert get_tags(Peer()).input_tags.sparse is True
+
+
+# ---- stochastic.py: the end of each epoch -------------------------------------------------------
+
+def _peer_and_ours(capsys, Estimator, **kw):
+    """Fit scikit-learn's estimator and ours alike (verbose); both outputs, as lines with every
+    number replaced by '#', and both estimators."""
+    import re
+
+    from sklearn import neural_network
+
+    X, y = data(40)
+    if Estimator is MLPRegressor:
+        y = X[:, 0] - 0.5 * X[:, 2]
+    peer = getattr(neural_network, Estimator.__name__)(verbose=True, random_state=0, **kw)
+    ours = Estimator(verbose=True, random_state=0, device="cpu", dtype="float64", **kw)
+    out = []
+    for est in (peer, ours):
+        quiet_fit(est, X, y)
+        text = capsys.readouterr().out
+        out.append([re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", line) for line in text.splitlines()])
+    return out, peer, ours
+
+
+@pytest.mark.parametrize("lr", [1e-3, 1e-6])
+def test_adaptive_divides_the_rate_by_5_until_it_is_at_most_1e_6_as_scikit_learn(capsys, lr):
+    """With nothing ever gaining (tol huge), adaptive SGD divides its rate by 5 after more than
+    n_iter_no_change epochs waited, and stops once the rate is <= 1e-6: the same epochs, the same
+    messages and the same final rate as scikit-learn's."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, MLPClassifier, hidden_layer_sizes=(3,), solver="sgd", learning_rate="adaptive",
+        learning_rate_init=lr, tol=1e9, n_iter_no_change=1, max_iter=40, momentum=0.0)
+    assert ours == theirs
+    assert est.n_iter_ == peer.n_iter_ < 40
+    assert est.optimizer_.learning_rate == pytest.approx(peer._optimizer.learning_rate,
+                                                         rel=1e-12)
+    assert est._no_improvement_count == peer._no_improvement_count
+    assert any("Setting learning rate to" in line for line in ours) == (lr > 1e-6)
+    assert ours[-1].endswith("Learning rate too small. Stopping.")
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_verbose_lines_are_scikit_learns(capsys, Estimator, early_stopping):
+    """Each epoch's lines ("Iteration", "Validation score") and the stopping line, for both
+    watches; the loss curve and the validation scores as scikit-learn's (float64)."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, Estimator, hidden_layer_sizes=(4,), solver="adam", tol=1e-2, n_iter_no_change=2,
+        max_iter=30, early_stopping=early_stopping)
+    assert ours == theirs
+    assert any("Stopping." in line for line in ours)
+    np.testing.assert_allclose(est.loss_curve_, peer.loss_curve_, rtol=1e-9)
+    if early_stopping:
+        np.testing.assert_allclose(est.validation_scores_, peer.validation_scores_, rtol=1e-9)
+    assert est.t_ == peer.t_ and est.n_iter_ == peer.n_iter_
