@@ -303,3 +303,55 @@ def test_the_verbose_lines_are_scikit_learns(capsys, Estimator, early_stopping):
     if early_stopping:
         np.testing.assert_allclose(est.validation_scores_, peer.validation_scores_, rtol=1e-9)
     assert est.t_ == peer.t_ and est.n_iter_ == peer.n_iter_
+
+
+def test_a_keyboard_interrupt_mid_epoch_warns_and_drops_the_unfinished_epoch(monkeypatch):
+    """As scikit-learn: "Training interrupted by user." and the fit returns; gpubp also drops the
+    epoch stopped between two batches, so the next partial_fit starts a whole one."""
+    from gpubp.sklearn import solvers
+
+    X, y = data(40)
+    est = MLPRegressor(hidden_layer_sizes=(3,), solver="adam", batch_size=10, max_iter=5,
+                       random_state=0, device="cpu")
+    steps, update = [], solvers.SklearnAdam.update
+
+    def interrupted(self, *a, **kw):
+        steps.append(1)
+        if len(steps) == 6:  # the second batch of the second epoch
+            raise KeyboardInterrupt
+        return update(self, *a, **kw)
+
+    monkeypatch.setattr(solvers.SklearnAdam, "update", interrupted)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        est.fit(X, y.astype(float))
+    state = est.network_.training
+    assert not state.mid_epoch and state.position == 0 and state.partial == 0.0
+    assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
+    monkeypatch.setattr(solvers.SklearnAdam, "update", update)
+    est.partial_fit(X, y.astype(float))
+    assert len(est.loss_curve_) == 2 and not state.mid_epoch
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_warm_start_goes_on_with_its_optimizer_under_the_new_hyperparameters(solver):
+    """The same optimizer object (its step count and moments go on) with the rate, betas,
+    epsilon, momentum and Nesterov flag set again; SGD's rate restarts at learning_rate_init at
+    each fit, while partial_fit goes on with the optimizer's rate (scikit-learn's partial_fit
+    keeps its optimizer)."""
+    X, y = data(40)
+    y = y.astype(float)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=2,
+                                 learning_rate_init=0.01, random_state=0, device="cpu"), X, y)
+    opt = est.optimizer_
+    t = opt.t
+    est.set_params(warm_start=True, learning_rate_init=0.5, beta_1=0.5, beta_2=0.75,
+                   epsilon=1e-3, momentum=0.25, nesterovs_momentum=False)
+    if solver == "sgd":
+        est.partial_fit(X, y)
+        assert est.optimizer_ is opt and opt.lr == 0.01 and opt.t > t
+    quiet_fit(est, X, y)
+    assert est.optimizer_ is opt and opt.t > t and opt.lr == 0.5
+    if solver == "adam":
+        assert (opt.beta1, opt.beta2, opt.eps) == (0.5, 0.75, 1e-3)
+    else:
+        assert (opt.mu, opt.nesterov) == (0.25, False)
