@@ -355,3 +355,36 @@ def test_a_warm_start_goes_on_with_its_optimizer_under_the_new_hyperparameters(s
         assert (opt.beta1, opt.beta2, opt.eps) == (0.5, 0.75, 1e-3)
     else:
         assert (opt.mu, opt.nesterov) == (0.25, False)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_predict_checks_the_number_of_features_it_was_fitted_with(Estimator):
+    """Predicting does not reset n_features_in_: X of another width is refused, as
+    scikit-learn says it, and n_features_in_ stays."""
+    X, y = data(30, n=4)
+    est = quiet_fit(Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0,
+                              device="cpu"), X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+        est.predict(X[:, :3])
+    assert est.n_features_in_ == 4 and est.predict(X).shape == (30,)
+
+
+def test_lbfgs_leaves_the_network_at_scipys_result_whatever_it_evaluated_last(monkeypatch):
+    """SciPy's last evaluation need not be at its result (a rejected line-search step, say): the
+    network ends at result.x, bit for bit (float64)."""
+    import scipy.optimize
+
+    from gpubp.sklearn import solvers
+
+    net = _network((3, 4, 1))
+    X, Y = np.random.default_rng(0).normal(size=(3, 20)), np.ones((1, 20))
+    minimize = scipy.optimize.minimize
+
+    def then_elsewhere(f, x0, **kw):
+        result = minimize(f, x0, **kw)
+        f(x0 + 1.0)  # one more evaluation, away from the result
+        return result
+
+    monkeypatch.setattr(scipy.optimize, "minimize", then_elsewhere)
+    result = solvers.lbfgs(net, X, Y, l2=0.0, max_iter=20, max_fun=100, tol=1e-8)
+    assert net.params.flat.tobytes() == result.x.tobytes()
