@@ -388,3 +388,13 @@ def test_lbfgs_leaves_the_network_at_scipys_result_whatever_it_evaluated_last(mo
     monkeypatch.setattr(scipy.optimize, "minimize", then_elsewhere)
     result = solvers.lbfgs(net, X, Y, l2=0.0, max_iter=20, max_fun=100, tol=1e-8)
     assert net.params.flat.tobytes() == result.x.tobytes()
+
+
+def test_adam_ignores_learning_rate_adaptive_as_scikit_learn(capsys):
+    """learning_rate is SGD's: Adam with "adaptive" stops after n_iter_no_change + 1 epochs
+    waited, its rate untouched, with scikit-learn's lines."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, MLPClassifier, hidden_layer_sizes=(3,), solver="adam", learning_rate="adaptive",
+        learning_rate_init=0.01, tol=1e9, n_iter_no_change=1, max_iter=20)
+    assert ours == theirs and ours[-1].endswith("consecutive epochs. Stopping.")
+    assert est.n_iter_ == peer.n_iter_ == 3 and est.optimizer_.learning_rate == 0.01
