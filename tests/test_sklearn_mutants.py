@@ -398,3 +398,30 @@ def test_adam_ignores_learning_rate_adaptive_as_scikit_learn(capsys):
         learning_rate_init=0.01, tol=1e9, n_iter_no_change=1, max_iter=20)
     assert ours == theirs and ours[-1].endswith("consecutive epochs. Stopping.")
     assert est.n_iter_ == peer.n_iter_ == 3 and est.optimizer_.learning_rate == 0.01
+
+
+def test_coefficients_and_intercepts_assigned_as_lists_after_fitting():
+    """Nested lists are arrays too: assigned to a fitted estimator they become its weights."""
+    X, y = data(20, n=2)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(2,), max_iter=2, random_state=0,
+                                 device="cpu"), X, y.astype(float))
+    est.coefs_ = [[[1.0, 2.0], [3.0, 4.0]], [[5.0], [6.0]]]
+    est.intercepts_ = [[0.5, -0.5], [0.25]]
+    np.testing.assert_array_equal(est.network_.W[1], [[1.0, 3.0], [2.0, 4.0]])
+    np.testing.assert_array_equal(est.network_.b[1], [[0.5], [-0.5]])
+    np.testing.assert_array_equal(est.intercepts_[1], [0.25])
+
+
+def test_coefs_assigned_without_intercepts_do_not_start_a_fit():
+    """Only both lists assigned before fitting start partial_fit from them; coefs_ alone leave
+    scikit-learn's own initialization (the estimator's that was given nothing)."""
+    X, y = data(20, n=2)
+    y = y.astype(float)
+    kw = dict(hidden_layer_sizes=(2,), solver="sgd", random_state=0, device="cpu")
+    alone, plain = MLPRegressor(**kw), MLPRegressor(**kw)
+    alone.coefs_ = [np.ones((2, 2)), np.ones((2, 1))]
+    alone.partial_fit(X, y)
+    plain.partial_fit(X, y)
+    for a, b in zip(alone.coefs_, plain.coefs_):
+        assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(alone.coefs_[1], np.ones((2, 1)))
