@@ -425,3 +425,11 @@ def test_coefs_assigned_without_intercepts_do_not_start_a_fit():
     for a, b in zip(alone.coefs_, plain.coefs_):
         assert a.tobytes() == b.tobytes()
     assert not np.array_equal(alone.coefs_[1], np.ones((2, 1)))
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_predicting_before_fitting_is_scikit_learns_not_fitted_error(Estimator):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        Estimator(device="cpu").predict(np.zeros((2, 3)))
