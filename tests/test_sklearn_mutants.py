@@ -234,3 +234,202 @@ def test_the_batches_of_one_epoch(batch_size, m, steps):
     assert est.optimizer_.t == steps
     clipped = [w for w in caught if "batch_size" in str(w.message)]
     assert len(clipped) == (batch_size != "auto" and batch_size > m)
+
+
+# ---- base.py ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_the_tags_say_sparse_input_and_multioutput_targets(Estimator):
+    """scikit-learn's checks and meta-estimators read the tags: X may be sparse, y may have
+    several outputs (scikit-learn's own MLPs say the same)."""
+    from sklearn.neural_network import MLPClassifier as Peer
+    from sklearn.utils import get_tags
+
+    tags = get_tags(Estimator())
+    assert tags.input_tags.sparse is True and tags.target_tags.multi_output is True
+    assert get_tags(Peer()).input_tags.sparse is True
+
+
+# ---- stochastic.py: the end of each epoch -------------------------------------------------------
+
+def _peer_and_ours(capsys, Estimator, **kw):
+    """Fit scikit-learn's estimator and ours alike (verbose); both outputs, as lines with every
+    number replaced by '#', and both estimators."""
+    import re
+
+    from sklearn import neural_network
+
+    X, y = data(40)
+    if Estimator is MLPRegressor:
+        y = X[:, 0] - 0.5 * X[:, 2]
+    peer = getattr(neural_network, Estimator.__name__)(verbose=True, random_state=0, **kw)
+    ours = Estimator(verbose=True, random_state=0, device="cpu", dtype="float64", **kw)
+    out = []
+    for est in (peer, ours):
+        quiet_fit(est, X, y)
+        text = capsys.readouterr().out
+        out.append([re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", line) for line in text.splitlines()])
+    return out, peer, ours
+
+
+@pytest.mark.parametrize("lr", [1e-3, 1e-6])
+def test_adaptive_divides_the_rate_by_5_until_it_is_at_most_1e_6_as_scikit_learn(capsys, lr):
+    """With nothing ever gaining (tol huge), adaptive SGD divides its rate by 5 after more than
+    n_iter_no_change epochs waited, and stops once the rate is <= 1e-6: the same epochs, the same
+    messages and the same final rate as scikit-learn's."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, MLPClassifier, hidden_layer_sizes=(3,), solver="sgd", learning_rate="adaptive",
+        learning_rate_init=lr, tol=1e9, n_iter_no_change=1, max_iter=40, momentum=0.0)
+    assert ours == theirs
+    assert est.n_iter_ == peer.n_iter_ < 40
+    assert est.optimizer_.learning_rate == pytest.approx(peer._optimizer.learning_rate,
+                                                         rel=1e-12)
+    assert est._no_improvement_count == peer._no_improvement_count
+    assert any("Setting learning rate to" in line for line in ours) == (lr > 1e-6)
+    assert ours[-1].endswith("Learning rate too small. Stopping.")
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_verbose_lines_are_scikit_learns(capsys, Estimator, early_stopping):
+    """Each epoch's lines ("Iteration", "Validation score") and the stopping line, for both
+    watches; the loss curve and the validation scores as scikit-learn's (float64)."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, Estimator, hidden_layer_sizes=(4,), solver="adam", tol=1e-2, n_iter_no_change=2,
+        max_iter=30, early_stopping=early_stopping)
+    assert ours == theirs
+    assert any("Stopping." in line for line in ours)
+    np.testing.assert_allclose(est.loss_curve_, peer.loss_curve_, rtol=1e-9)
+    if early_stopping:
+        np.testing.assert_allclose(est.validation_scores_, peer.validation_scores_, rtol=1e-9)
+    assert est.t_ == peer.t_ and est.n_iter_ == peer.n_iter_
+
+
+def test_a_keyboard_interrupt_mid_epoch_warns_and_drops_the_unfinished_epoch(monkeypatch):
+    """As scikit-learn: "Training interrupted by user." and the fit returns; gpubp also drops the
+    epoch stopped between two batches, so the next partial_fit starts a whole one."""
+    from gpubp.sklearn import solvers
+
+    X, y = data(40)
+    est = MLPRegressor(hidden_layer_sizes=(3,), solver="adam", batch_size=10, max_iter=5,
+                       random_state=0, device="cpu")
+    steps, update = [], solvers.SklearnAdam.update
+
+    def interrupted(self, *a, **kw):
+        steps.append(1)
+        if len(steps) == 6:  # the second batch of the second epoch
+            raise KeyboardInterrupt
+        return update(self, *a, **kw)
+
+    monkeypatch.setattr(solvers.SklearnAdam, "update", interrupted)
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        est.fit(X, y.astype(float))
+    state = est.network_.training
+    assert not state.mid_epoch and state.position == 0 and state.partial == 0.0
+    assert est.n_iter_ == 1 and len(est.loss_curve_) == 1
+    monkeypatch.setattr(solvers.SklearnAdam, "update", update)
+    est.partial_fit(X, y.astype(float))
+    assert len(est.loss_curve_) == 2 and not state.mid_epoch
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_warm_start_goes_on_with_its_optimizer_under_the_new_hyperparameters(solver):
+    """The same optimizer object (its step count and moments go on) with the rate, betas,
+    epsilon, momentum and Nesterov flag set again; SGD's rate restarts at learning_rate_init at
+    each fit, while partial_fit goes on with the optimizer's rate (scikit-learn's partial_fit
+    keeps its optimizer)."""
+    X, y = data(40)
+    y = y.astype(float)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(3,), solver=solver, max_iter=2,
+                                 learning_rate_init=0.01, random_state=0, device="cpu"), X, y)
+    opt = est.optimizer_
+    t = opt.t
+    est.set_params(warm_start=True, learning_rate_init=0.5, beta_1=0.5, beta_2=0.75,
+                   epsilon=1e-3, momentum=0.25, nesterovs_momentum=False)
+    if solver == "sgd":
+        est.partial_fit(X, y)
+        assert est.optimizer_ is opt and opt.lr == 0.01 and opt.t > t
+    quiet_fit(est, X, y)
+    assert est.optimizer_ is opt and opt.t > t and opt.lr == 0.5
+    if solver == "adam":
+        assert (opt.beta1, opt.beta2, opt.eps) == (0.5, 0.75, 1e-3)
+    else:
+        assert (opt.mu, opt.nesterov) == (0.25, False)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_predict_checks_the_number_of_features_it_was_fitted_with(Estimator):
+    """Predicting does not reset n_features_in_: X of another width is refused, as
+    scikit-learn says it, and n_features_in_ stays."""
+    X, y = data(30, n=4)
+    est = quiet_fit(Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0,
+                              device="cpu"), X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+        est.predict(X[:, :3])
+    assert est.n_features_in_ == 4 and est.predict(X).shape == (30,)
+
+
+def test_lbfgs_leaves_the_network_at_scipys_result_whatever_it_evaluated_last(monkeypatch):
+    """SciPy's last evaluation need not be at its result (a rejected line-search step, say): the
+    network ends at result.x, bit for bit (float64)."""
+    import scipy.optimize
+
+    from gpubp.sklearn import solvers
+
+    net = _network((3, 4, 1))
+    X, Y = np.random.default_rng(0).normal(size=(3, 20)), np.ones((1, 20))
+    minimize = scipy.optimize.minimize
+
+    def then_elsewhere(f, x0, **kw):
+        result = minimize(f, x0, **kw)
+        f(x0 + 1.0)  # one more evaluation, away from the result
+        return result
+
+    monkeypatch.setattr(scipy.optimize, "minimize", then_elsewhere)
+    result = solvers.lbfgs(net, X, Y, l2=0.0, max_iter=20, max_fun=100, tol=1e-8)
+    assert net.params.flat.tobytes() == result.x.tobytes()
+
+
+def test_adam_ignores_learning_rate_adaptive_as_scikit_learn(capsys):
+    """learning_rate is SGD's: Adam with "adaptive" stops after n_iter_no_change + 1 epochs
+    waited, its rate untouched, with scikit-learn's lines."""
+    (theirs, ours), peer, est = _peer_and_ours(
+        capsys, MLPClassifier, hidden_layer_sizes=(3,), solver="adam", learning_rate="adaptive",
+        learning_rate_init=0.01, tol=1e9, n_iter_no_change=1, max_iter=20)
+    assert ours == theirs and ours[-1].endswith("consecutive epochs. Stopping.")
+    assert est.n_iter_ == peer.n_iter_ == 3 and est.optimizer_.learning_rate == 0.01
+
+
+def test_coefficients_and_intercepts_assigned_as_lists_after_fitting():
+    """Nested lists are arrays too: assigned to a fitted estimator they become its weights."""
+    X, y = data(20, n=2)
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(2,), max_iter=2, random_state=0,
+                                 device="cpu"), X, y.astype(float))
+    est.coefs_ = [[[1.0, 2.0], [3.0, 4.0]], [[5.0], [6.0]]]
+    est.intercepts_ = [[0.5, -0.5], [0.25]]
+    np.testing.assert_array_equal(est.network_.W[1], [[1.0, 3.0], [2.0, 4.0]])
+    np.testing.assert_array_equal(est.network_.b[1], [[0.5], [-0.5]])
+    np.testing.assert_array_equal(est.intercepts_[1], [0.25])
+
+
+def test_coefs_assigned_without_intercepts_do_not_start_a_fit():
+    """Only both lists assigned before fitting start partial_fit from them; coefs_ alone leave
+    scikit-learn's own initialization (the estimator's that was given nothing)."""
+    X, y = data(20, n=2)
+    y = y.astype(float)
+    kw = dict(hidden_layer_sizes=(2,), solver="sgd", random_state=0, device="cpu")
+    alone, plain = MLPRegressor(**kw), MLPRegressor(**kw)
+    alone.coefs_ = [np.ones((2, 2)), np.ones((2, 1))]
+    alone.partial_fit(X, y)
+    plain.partial_fit(X, y)
+    for a, b in zip(alone.coefs_, plain.coefs_):
+        assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(alone.coefs_[1], np.ones((2, 1)))
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_predicting_before_fitting_is_scikit_learns_not_fitted_error(Estimator):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        Estimator(device="cpu").predict(np.zeros((2, 3)))
