@@ -8,6 +8,17 @@ import pytest
 from gpubp.interrupts import Held
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Each test starts from Python's own SIGINT handler, as an interactive run has it. (A job
+    started in the background by a non-interactive shell inherits SIGINT ignored, and Python then
+    leaves it so: Held respects that, and these tests would see no KeyboardInterrupt.)"""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_a_signal_during_a_step_arrives_after_its_bookkeeping():
     done = []
     with pytest.raises(KeyboardInterrupt):
@@ -276,3 +287,18 @@ def test_a_signal_at_any_moment_of_entering_or_leaving_leaves_the_previous_handl
         finally:
             sys.setprofile(None)
         assert signal.getsignal(signal.SIGINT) is before, f"event {n}"
+
+
+def test_a_sigint_the_process_ignores_stays_ignored():
+    """Where SIGINT is ignored (a background job), a signal during a step is ignored too, and the
+    step's bookkeeping runs on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    done = []
+    with Held() as held:
+        held.hold()
+        signal.raise_signal(signal.SIGINT)
+        done.append("bookkeeping")
+        held.release()
+        done.append("after")
+    assert done == ["bookkeeping", "after"]
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
