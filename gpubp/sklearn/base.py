@@ -29,6 +29,13 @@ def not_fitted(est, what):
 class BaseMLP(StochasticSolvers, BaseEstimator):
     """The parameters, fit and forward pass of both estimators."""
 
+    def keep_parameters(self, arguments):
+        """scikit-learn's ``__init__``: each argument kept as the attribute of its name, as given
+        (``arguments``: the constructor's ``locals()``; checked when fit runs)."""
+        for name, value in arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "network_")
 
